@@ -1,0 +1,17 @@
+"""The versioned REST API, composed from each app's API module."""
+
+from django.urls import path
+from rest_framework.routers import DefaultRouter
+
+from conference.accounts.api import MeView
+from meetings.api import JoinInfoView, MeetingViewSet
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("meetings", MeetingViewSet, basename="meeting")
+
+urlpatterns = [
+    path("me/", MeView.as_view(), name="api-me"),
+    path("join-info/<str:code>/", JoinInfoView.as_view(), name="api-join-info"),
+    *router.urls,
+]

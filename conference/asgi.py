@@ -1,0 +1,38 @@
+"""ASGI entry point served by daphne: HTTP goes to Django, WebSockets to Channels consumers.
+
+WebSocket routes are composed from each app's ``routing.py``; connections must come from an
+allowed origin (``ALLOWED_HOSTS``) and carry the Django session.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import import_module
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "conference.settings")
+# Django must be set up before anything imports models (consumers, auth middleware).
+django_asgi_app = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.urls import URLPattern, URLResolver  # noqa: E402
+
+WEBSOCKET_ROUTING_MODULES = ("meetings.routing",)
+
+
+def websocket_urlpatterns() -> list[URLPattern | URLResolver]:
+    patterns: list[URLPattern | URLResolver] = []
+    for module_name in WEBSOCKET_ROUTING_MODULES:
+        patterns.extend(import_module(module_name).websocket_urlpatterns)
+    return patterns
+
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns()))),
+    }
+)

@@ -1,0 +1,7 @@
+from django.urls import path
+
+from scheduling import views
+
+urlpatterns = [
+    path("", views.schedule, name="schedule"),
+]

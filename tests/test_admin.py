@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import pytest
+from django.apps import apps
+from django.contrib import admin
+from django.test import Client
+
+from conference.accounts.models import ApiToken, User
+from meetings.models import Meeting
+from tests.factories import make_user
+
+pytestmark = pytest.mark.django_db
+
+PROJECT_APPS = ("accounts", "meetings", "scheduling")
+
+
+@pytest.fixture
+def admin_client_(db: None) -> Client:
+    superuser = make_user(username="root", email="root@example.com", is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(superuser)
+    return client
+
+
+def test_every_project_model_is_registered() -> None:
+    models = [model for app in PROJECT_APPS for model in apps.get_app_config(app).get_models()]
+    assert models
+    assert [model for model in models if model not in admin.site._registry] == []
+
+
+def test_every_changelist_loads_with_search_and_filters(admin_client_: Client, meeting: Meeting) -> None:
+    for model, model_admin in admin.site._registry.items():
+        if model._meta.app_label not in PROJECT_APPS:
+            continue
+        url = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
+        assert admin_client_.get(url).status_code == 200, url
+        if model_admin.search_fields:
+            assert admin_client_.get(url, {"q": "sync"}).status_code == 200, url
+        assert admin_client_.get(f"{url}add/").status_code == 200, url
+
+
+def test_meetings_are_searchable_by_code(admin_client_: Client, meeting: Meeting) -> None:
+    html = admin_client_.get("/admin/meetings/meeting/", {"q": meeting.code}).content.decode()
+    assert "Weekly sync" in html
+
+
+def test_an_admin_creates_a_token_and_sees_it_once(admin_client_: Client, owner: User) -> None:
+    response = admin_client_.post(
+        "/admin/accounts/apitoken/add/", {"user": owner.pk, "name": "from admin"}, follow=True
+    )
+    assert "copy it now" in response.content.decode()
+    token = ApiToken.objects.get(user=owner)
+    assert token.prefix.startswith("cft_")
+    assert len(token.key_hash) == 64
+
+
+def test_an_admin_revokes_tokens_in_bulk(admin_client_: Client, owner: User) -> None:
+    admin_client_.post("/admin/accounts/apitoken/add/", {"user": owner.pk, "name": "t"})
+    token = ApiToken.objects.get()
+    admin_client_.post("/admin/accounts/apitoken/", {"action": "revoke", "_selected_action": [token.pk]})
+    token.refresh_from_db()
+    assert not token.is_active
+
+
+@pytest.mark.parametrize("who", ["owner_client", "client"])
+def test_non_staff_cannot_enter(request: pytest.FixtureRequest, who: str, meeting: Meeting) -> None:
+    client: Client = request.getfixturevalue(who)
+    response = client.get("/admin/meetings/meeting/")
+    assert response.status_code == 302
+    assert "/admin/login/" in response.url  # type: ignore[attr-defined]
