@@ -179,7 +179,9 @@ EMAIL_USE_SSL = env.boolean("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = env.integer("EMAIL_TIMEOUT", 10, minimum=1)
 if EMAIL_USE_TLS and EMAIL_USE_SSL:
     raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL cannot both be true.")
-EMAIL_BACKEND = (
+# Pages queue email through Celery; the worker delivers it with EMAIL_DELIVERY_BACKEND.
+EMAIL_BACKEND = "conference.mail.CeleryEmailBackend"
+EMAIL_DELIVERY_BACKEND = (
     "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend"
 )
 DEFAULT_FROM_EMAIL = env.string("DEFAULT_FROM_EMAIL", "Conference <noreply@localhost>")

@@ -1,8 +1,12 @@
+from csp.constants import UNSAFE_INLINE
+from csp.decorators import csp_update
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from conference import views
+
+docs_styles = csp_update({"style-src": [UNSAFE_INLINE]})
 
 urlpatterns = [
     path("", include("meetings.urls")),
@@ -11,8 +15,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("conference.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    # Swagger UI and ReDoc style themselves with inline <style>: allowed on these two pages only.
+    path("api/docs/", docs_styles(SpectacularSwaggerSplitView.as_view(url_name="api-schema")), name="api-docs"),
+    path("api/redoc/", docs_styles(SpectacularRedocView.as_view(url_name="api-schema")), name="api-redoc"),
     path("healthz", views.healthz, name="healthz"),
 ]
 

@@ -59,22 +59,20 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
         if text_data is None:
-            await self.send_json(error_message("bad_message", "Messages must be JSON text frames."))
+            await self.send_json(error_message("bad_json", "Messages must be JSON text frames."))
             return
-        await super().receive(text_data=text_data, **kwargs)
+        try:
+            content = await self.decode_json(text_data)
+        except ValueError:
+            await self.send_json(error_message("bad_json", "The message is not valid JSON."))
+            return
+        await self.receive_json(content, **kwargs)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         try:
             message = parse_client_message(content)
         except ProtocolError as exc:
-            await self.send_json(error_message(exc.code, exc.message))
+            await self.send_json(exc.to_message())
             return
         if isinstance(message, Ping):
             await self.send_json({"type": "pong", "id": message.id})
-
-    @classmethod
-    async def decode_json(cls, text_data: str) -> Any:
-        try:
-            return await super().decode_json(text_data)
-        except ValueError:
-            return None

@@ -40,6 +40,7 @@ class MeetingSettingsForm(forms.Form):
     max_participants = forms.IntegerField(min_value=2, max_value=settings.MEETING_MAX_PARTICIPANTS_LIMIT)
     co_hosts = forms.CharField(
         required=False,
+        label="Co-hosts",
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Emails of people who may run the meeting with you, separated by commas or new lines.",
     )
@@ -54,7 +55,7 @@ class MeetingSettingsForm(forms.Form):
             "max_participants": meeting.max_participants,
             "co_hosts": ", ".join(sorted(user.email for user in meeting.co_hosts.all())),
         }
-        return cls(data, initial=initial)
+        return cls(data, initial=initial, label_suffix="")
 
     def clean_co_hosts(self) -> list[str]:
         emails = [item for item in re.split(r"[\s,;]+", self.cleaned_data["co_hosts"]) if item]

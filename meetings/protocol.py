@@ -27,26 +27,33 @@ _client_adapter: TypeAdapter[AnyClientMessage] = TypeAdapter(AnyClientMessage)
 
 
 class ProtocolError(Exception):
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.field = field
+
+    def to_message(self) -> dict[str, Any]:
+        return error_message(self.code, self.message, self.field)
 
 
 def parse_client_message(data: Any) -> AnyClientMessage:
     if not isinstance(data, dict):
-        raise ProtocolError("bad_message", "A message must be a JSON object.")
+        raise ProtocolError("invalid", "A message must be a JSON object.")
     if not isinstance(data.get("type"), str):
-        raise ProtocolError("bad_message", "A message needs a string 'type'.")
+        raise ProtocolError("invalid", "A message needs a string 'type'.", field="type")
     try:
         return _client_adapter.validate_python(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         if first["type"] == "union_tag_invalid":
             raise ProtocolError("unknown_type", f"Unknown message type {data['type']!r}.") from exc
-        location = ".".join(str(part) for part in first["loc"][1:]) or "message"
-        raise ProtocolError("bad_message", f"{location}: {first['msg']}") from exc
+        location = ".".join(str(part) for part in first["loc"][1:]) or None
+        raise ProtocolError("invalid", f"{location or 'message'}: {first['msg']}", field=location) from exc
 
 
-def error_message(code: str, message: str) -> dict[str, Any]:
-    return {"type": "error", "code": code, "message": message}
+def error_message(code: str, message: str, field: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"type": "error", "code": code, "message": message}
+    if field is not None:
+        body["field"] = field
+    return body

@@ -65,3 +65,10 @@ def test_every_documented_operation_refuses_anonymous_callers(client: Client, me
             assert response.json()["code"] == "not_authenticated"
             checked += 1
     assert checked >= 8
+
+
+def test_redoc_renders_too(client: Client) -> None:
+    response = client.get("/api/redoc/")
+    assert response.status_code == 200
+    assert "'unsafe-inline'" in response["Content-Security-Policy"]
+    assert "'unsafe-inline'" not in client.get("/").get("Content-Security-Policy", "")

@@ -100,13 +100,19 @@ async def test_bad_messages_get_errors_and_the_connection_stays(owner: User, mee
     communicator, _ = await connect(meeting.code, owner)
     await communicator.receive_json_from()
     await communicator.send_to(text_data="{broken")
-    assert (await communicator.receive_json_from())["code"] == "bad_message"
+    assert (await communicator.receive_json_from())["code"] == "bad_json"
     await communicator.send_to(bytes_data=b"\x00\x01")
-    assert (await communicator.receive_json_from())["code"] == "bad_message"
+    assert (await communicator.receive_json_from())["code"] == "bad_json"
+    await communicator.send_json_to(["not", "an", "object"])
+    assert (await communicator.receive_json_from())["code"] == "invalid"
     await communicator.send_json_to({"type": "teleport"})
     assert (await communicator.receive_json_from())["code"] == "unknown_type"
-    await communicator.send_json_to({"type": "ping", "id": "x" * 65})
-    assert (await communicator.receive_json_from())["code"] == "bad_message"
+    too_long = {"type": "ping", "id": "x" * 65}
+    await communicator.send_json_to(too_long)
+    error = await communicator.receive_json_from()
+    assert (error["code"], error["field"]) == ("invalid", "id")
+    await communicator.send_json_to({"type": "ping", "surprise": 1})
+    assert (await communicator.receive_json_from())["field"] == "surprise"
     await communicator.send_json_to({"type": "ping", "id": "42"})
     assert await communicator.receive_json_from() == {"type": "pong", "id": "42"}
     await communicator.disconnect()

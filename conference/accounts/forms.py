@@ -14,6 +14,7 @@ class ProfileForm(forms.ModelForm[Profile]):
         help_texts = {"display_name": "The name other participants see in meetings."}
 
     def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.fields["time_zone"].choices = [(name, name.replace("_", " ")) for name in time_zone_names()]  # type: ignore[attr-defined]
 
