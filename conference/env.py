@@ -8,8 +8,10 @@ Secrets may also come from a file: ``NAME_FILE=/run/secrets/name`` wins over ``N
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -95,3 +97,31 @@ class Env:
         if not count.isdigit() or period[:1] not in {"s", "m", "h", "d"}:
             raise ImproperlyConfigured(f"{name}={value!r} is not a rate like '30/min' or '1000/hour'")
         return value
+
+    def json(self, name: str, default: Any) -> Any:
+        value = self._raw(name)
+        if value is None or value.strip() == "":
+            return default
+        try:
+            return json.loads(value)
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"{name} is not valid JSON: {exc}") from exc
+
+
+def validate_ice_servers(value: Any) -> list[dict[str, Any]]:
+    """ICE servers in the shape browsers take: a list of {urls, username?, credential?}."""
+    problem = "ICE_SERVERS must be a JSON list of objects with 'urls' (a string or a list of strings)"
+    if not isinstance(value, list):
+        raise ImproperlyConfigured(problem)
+    servers: list[dict[str, Any]] = []
+    for entry in value:
+        if not isinstance(entry, dict) or set(entry) - {"urls", "username", "credential"}:
+            raise ImproperlyConfigured(problem)
+        urls = entry.get("urls")
+        url_list = [urls] if isinstance(urls, str) else urls
+        if not isinstance(url_list, list) or not url_list or not all(isinstance(url, str) for url in url_list):
+            raise ImproperlyConfigured(problem)
+        if not all(url.split(":", 1)[0] in {"stun", "stuns", "turn", "turns"} for url in url_list):
+            raise ImproperlyConfigured("ICE_SERVERS urls must start with stun:, stuns:, turn: or turns:")
+        servers.append({**entry, "urls": url_list})
+    return servers

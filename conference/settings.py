@@ -14,7 +14,7 @@ import django_stubs_ext
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from conference.env import Env
+from conference.env import Env, validate_ice_servers
 
 # Lets model admins, forms and querysets be subscripted at run time (ModelAdmin[Meeting]).
 django_stubs_ext.monkeypatch()
@@ -143,7 +143,9 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "expire-stale-participants": {"task": "meetings.expire_stale_participants", "schedule": 15.0},
+}
 
 # --- Accounts (django-allauth) ----------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -292,6 +294,10 @@ SPECTACULAR_SETTINGS = {
 # --- Meetings ---------------------------------------------------------------------------
 MEETING_DEFAULT_MAX_PARTICIPANTS = env.integer("MEETING_DEFAULT_MAX_PARTICIPANTS", 100, minimum=2, maximum=1000)
 MEETING_MAX_PARTICIPANTS_LIMIT = 1000
+MEETING_RECONNECT_GRACE_SECONDS = env.integer("MEETING_RECONNECT_GRACE_SECONDS", 30, minimum=1, maximum=600)
+# STUN/TURN servers handed to browsers, as RTCPeerConnection's iceServers:
+# [{"urls": ["turn:turn.example.org:3478"], "username": "u", "credential": "p"}]
+ICE_SERVERS = validate_ice_servers(env.json("ICE_SERVERS", []))
 
 # --- Logging ----------------------------------------------------------------------------
 LOG_LEVEL = env.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))

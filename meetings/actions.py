@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from conference.accounts.models import User
 from conference.api import ApiError
 from meetings.codes import new_code
+from meetings.host_controls import end_for_all
 from meetings.models import Meeting, MeetingStatus
 
 CODE_ATTEMPTS = 5
@@ -106,10 +106,10 @@ def do_update_meeting(meeting: Meeting, changes: MeetingChanges) -> Meeting:
 
 @transaction.atomic
 def do_end_meeting(meeting: Meeting) -> Meeting:
+    """Ends the meeting for everyone (from a page or the API): people in the room are told."""
     if meeting.status != MeetingStatus.ENDED:
-        meeting.status = MeetingStatus.ENDED
-        meeting.ended_at = timezone.now()
-        meeting.save(update_fields=["status", "ended_at", "updated_at"])
+        end_for_all(Meeting.objects.select_for_update().get(pk=meeting.pk), by=None)
+        meeting.refresh_from_db()
     return meeting
 
 

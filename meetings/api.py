@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import django_filters
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
-from rest_framework import permissions, serializers, status, viewsets
+from rest_framework import permissions, renderers, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,7 +17,7 @@ from rest_framework.views import APIView
 from conference.accounts.access import profile_of
 from meetings import access, actions
 from meetings.codes import CODE_PATTERN
-from meetings.models import Meeting, MeetingStatus
+from meetings.models import ChatMessage, Meeting, MeetingStatus
 from meetings.throttling import CodeLookupThrottle
 
 
@@ -99,6 +100,26 @@ class MeetingFilter(django_filters.FilterSet):
         fields = ["status", "waiting_room", "allow_guests"]
 
 
+class ChatExportSerializer(serializers.Serializer[Any]):
+    sent_at = serializers.DateTimeField(source="created_at")
+    sender = serializers.CharField(source="sender.display_name")
+    text = serializers.CharField()
+
+
+class ChatTextRenderer(renderers.BaseRenderer):
+    """The chat as a plain-text transcript (``?format=txt``)."""
+
+    media_type = "text/plain"
+    format = "txt"
+    charset = "utf-8"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        if not isinstance(data, list):
+            return json.dumps(data).encode()
+        lines = [f"[{row['sent_at']}] {row['sender']}: {row['text']}" for row in data]
+        return ("\n".join(lines) + "\n").encode()
+
+
 class MeetingViewSet(viewsets.ModelViewSet[Meeting]):
     """Meetings owned by the authenticated user. Other people's meetings answer 404."""
 
@@ -115,6 +136,21 @@ class MeetingViewSet(viewsets.ModelViewSet[Meeting]):
 
     def perform_destroy(self, instance: Meeting) -> None:
         actions.do_delete_meeting(instance)
+
+    @extend_schema(responses=ChatExportSerializer(many=True))
+    @action(
+        detail=True,
+        methods=["get"],
+        pagination_class=None,
+        filter_backends=[],
+        renderer_classes=[renderers.JSONRenderer, ChatTextRenderer],
+    )
+    def chat(self, request: Request, code: str) -> Response:
+        """Export the meeting's chat (messages to everyone; private messages stay private).
+        ``?format=txt`` gives a plain-text transcript."""
+        meeting = self.get_object()
+        messages = ChatMessage.objects.filter(meeting=meeting, recipient__isnull=True).select_related("sender")
+        return Response(ChatExportSerializer(messages, many=True).data)
 
     @extend_schema(request=None, responses=MeetingSerializer)
     @action(detail=True, methods=["post"])

@@ -1,78 +1,331 @@
-"""The meeting room WebSocket at /ws/meetings/<code>/.
+"""The meeting room WebSocket at /ws/meetings/<code>/ (protocol: docs/protocol.md).
 
-This first version admits whoever the meeting's join policy admits, greets them with the
-meeting and their role, and answers pings; the room protocol (roster, chat, signaling,
-host controls) grows on this consumer.
+The consumer is thin: it validates messages at the edge, rate-limits, and calls the domain
+functions in ``meetings.room`` / ``room_activity`` / ``host_controls`` (which check access, change
+the database and send events on commit). It keeps only connection state: who is on it, whether
+they are in the room, and the ids of the others in the room (to address signals).
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from django.http import Http404
 
-from meetings import access
-from meetings.protocol import PROTOCOL_VERSION, Ping, ProtocolError, error_message, parse_client_message
+from meetings import host_controls, protocol, room, room_activity
+from meetings.background import services
+from meetings.events import hosts_group, meeting_group, participant_group, participant_json
+from meetings.models import HOST_ROLES, LeaveReason
+from meetings.protocol import MAX_FRAME_BYTES, ProtocolError, error_message, parse_client_message
+from meetings.ratelimit import TokenBucket
 
-CLOSE_NOT_FOUND = 4404
-CLOSE_REFUSED = 4403
+logger = logging.getLogger(__name__)
 
+CLOSE_NORMAL = 1000
+CLOSE_POLICY = 1008
+CLOSE_TOO_BIG = 1009
+CLOSE_REPLACED = 4409
+MAX_PASSCODE_FAILURES = 5
+MAX_RATE_LIMIT_STRIKES = 20
 
-@database_sync_to_async
-def _welcome_for(user: Any, code: str) -> dict[str, Any]:
-    meeting = access.meeting_by_code(code)
-    if meeting.code != code:
-        raise Http404("No meeting with this code.")
-    policy = access.join_policy(user, meeting)
-    if policy.refusal is not None:
-        raise ProtocolError(policy.refusal.value, "You may not join this meeting.")
-    return {
-        "type": "welcome",
-        "protocol": PROTOCOL_VERSION,
-        "meeting": {"code": meeting.code, "title": meeting.title, "status": meeting.status},
-        "you": {
-            "as_host": policy.as_host,
-            "as_guest": policy.as_guest,
-            "through_waiting_room": policy.through_waiting_room,
-            "needs_passcode": policy.needs_passcode,
-        },
-    }
+Handler = Callable[[Any], Awaitable[None]]
 
 
 class MeetingConsumer(AsyncJsonWebsocketConsumer):
+    # --- connection ---------------------------------------------------------------------
     async def connect(self) -> None:
-        code = self.scope["url_route"]["kwargs"]["code"]
+        self.code: str = self.scope["url_route"]["kwargs"]["code"]
+        self.meeting_id: int | None = None
+        self.participant_id: uuid.UUID | None = None
+        self.role: str | None = None
+        self.in_room = False
+        self.gone = False  # left, removed or replaced: no grace period on disconnect
+        self.groups_joined: set[str] = set()
+        self.present_ids: set[str] = set()
+        self.passcode_failures = 0
+        self.strikes = 0
+        self.message_bucket = TokenBucket(rate=50, burst=100)
+        self.chat_bucket = TokenBucket(rate=1, burst=5)
+        user = self.scope.get("user")
         await self.accept()
+        self.identity = await database_sync_to_async(room.identity_for)(user, self.scope.get("session"))
         try:
-            welcome = await _welcome_for(self.scope.get("user"), code)
-        except Http404:
-            await self.send_json(error_message("not_found", "No meeting with this code."))
-            await self.close(code=CLOSE_NOT_FOUND)
-            return
+            self.meeting_id, greeting = await database_sync_to_async(room.hello)(user, self.code, self.identity)
         except ProtocolError as exc:
-            await self.send_json(error_message(exc.code, exc.message))
-            await self.close(code=CLOSE_REFUSED)
+            await self.refuse(exc)
             return
-        await self.send_json(welcome)
+        await self.send_json(greeting)
 
+    async def disconnect(self, code: int) -> None:
+        for group in list(self.groups_joined):
+            await self.channel_layer.group_discard(group, self.channel_name)
+        self.groups_joined.clear()
+        if self.participant_id is None or self.gone:
+            return
+        participant_id = self.participant_id
+        grace = await database_sync_to_async(room.do_mark_disconnected)(participant_id, self.channel_name)
+        if grace:
+            delay = room.grace_period().total_seconds()
+            expire = database_sync_to_async(room.do_expire_participant)
+            services().grace_timers.schedule(participant_id, delay + 0.05, lambda: expire(participant_id))
+
+    async def refuse(self, exc: ProtocolError) -> None:
+        await self.send_json(exc.to_message())
+        if exc.close_code is not None:
+            self.gone = True
+            await self.close(code=exc.close_code)
+
+    async def add_group(self, group: str) -> None:
+        if group not in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.groups_joined.add(group)
+
+    async def drop_group(self, group: str) -> None:
+        if group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+            self.groups_joined.discard(group)
+
+    # --- client messages ----------------------------------------------------------------
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
+        size = len(text_data.encode()) if text_data is not None else len(bytes_data or b"")
+        if size > MAX_FRAME_BYTES:
+            self.gone = self.gone or self.participant_id is None
+            await self.close(code=CLOSE_TOO_BIG)
+            return
+        if not self.message_bucket.take():
+            await self.rate_limited()
+            return
         if text_data is None:
             await self.send_json(error_message("bad_json", "Messages must be JSON text frames."))
             return
         try:
-            content = await self.decode_json(text_data)
+            content = json.loads(text_data)
         except ValueError:
             await self.send_json(error_message("bad_json", "The message is not valid JSON."))
             return
-        await self.receive_json(content, **kwargs)
-
-    async def receive_json(self, content: Any, **kwargs: Any) -> None:
         try:
             message = parse_client_message(content)
+            await self.dispatch_message(message)
         except ProtocolError as exc:
-            await self.send_json(exc.to_message())
+            await self.refuse(exc)
+
+    async def rate_limited(self) -> None:
+        self.strikes += 1
+        if self.strikes > MAX_RATE_LIMIT_STRIKES:
+            await self.close(code=CLOSE_POLICY)
             return
-        if isinstance(message, Ping):
+        await self.send_json(error_message("rate_limited", "Too many messages; slow down."))
+
+    async def dispatch_message(self, message: protocol.AnyClientMessage) -> None:
+        self.strikes = 0
+        if isinstance(message, protocol.Ping):
             await self.send_json({"type": "pong", "id": message.id})
+            return
+        if self.meeting_id is None:
+            raise ProtocolError("not_found", "No meeting with this code.")
+        if isinstance(message, protocol.Join):
+            await self.on_join(message)
+            return
+        if not self.in_room or self.participant_id is None:
+            if isinstance(message, protocol.Leave) and self.participant_id is not None:
+                await self.on_leave(message)
+                return
+            raise ProtocolError("not_joined", "Join the meeting first.")
+        handler = self.handlers().get(type(message))
+        if handler is None:
+            raise ProtocolError("unknown_type", f"Unknown message type {message.type!r}.")
+        await handler(message)
+
+    def handlers(self) -> dict[type, Handler]:
+        return {
+            protocol.Leave: self.on_leave,
+            protocol.ChatSend: self.on_chat,
+            protocol.ReactionSend: self.on_reaction,
+            protocol.HandRaise: self.on_hand_raise,
+            protocol.HandLower: self.on_hand_lower,
+            protocol.MediaState: self.on_media_state,
+            protocol.Signal: self.on_signal,
+            protocol.HostAdmit: self.on_host_admit,
+            protocol.HostDeny: self.on_host_deny,
+            protocol.HostAdmitAll: self.on_host_admit_all,
+            protocol.HostMute: self.on_host_mute,
+            protocol.HostMuteAll: self.on_host_mute_all,
+            protocol.HostRemove: self.on_host_remove,
+            protocol.HostLock: self.on_host_lock,
+            protocol.HostUnlock: self.on_host_unlock,
+            protocol.HostEnd: self.on_host_end,
+            protocol.HostMakeCohost: self.on_host_make_cohost,
+        }
+
+    async def on_join(self, message: protocol.Join) -> None:
+        if self.participant_id is not None:
+            raise ProtocolError("already_joined", "This connection has already joined.")
+        assert self.meeting_id is not None
+        # Register for room events before the snapshot is read, so nothing falls in between;
+        # events queued meanwhile are delivered after `joined` (clients de-duplicate by id).
+        await self.add_group(meeting_group(self.meeting_id))
+        try:
+            outcome = await database_sync_to_async(room.do_join)(
+                self.meeting_id,
+                self.scope.get("user"),
+                self.identity,
+                display_name=message.display_name,
+                passcode=message.passcode,
+                resume_token=message.resume_token,
+                channel_name=self.channel_name,
+            )
+        except ProtocolError as exc:
+            await self.drop_group(meeting_group(self.meeting_id))
+            if exc.code == "wrong_passcode":
+                self.passcode_failures += 1
+                if self.passcode_failures >= MAX_PASSCODE_FAILURES:
+                    exc.close_code = room.CLOSE_REFUSED
+            raise
+        self.participant_id = outcome.participant_id
+        self.role = outcome.role
+        services().grace_timers.cancel(outcome.participant_id)
+        if outcome.replaced_channel:
+            await self.channel_layer.send(
+                outcome.replaced_channel, {"type": "room.control", "action": "replaced", "keep": self.channel_name}
+            )
+        await self.add_group(participant_group(outcome.participant_id))
+        if outcome.waiting:
+            await self.drop_group(meeting_group(self.meeting_id))
+            await self.send_json({"type": "waiting", "participant_id": str(outcome.participant_id)})
+            return
+        assert outcome.snapshot is not None
+        await self.enter_room(outcome.snapshot, outcome.resume_token)
+
+    async def enter_room(self, snapshot: dict[str, Any], resume_token: str | None) -> None:
+        assert self.meeting_id is not None
+        await self.add_group(meeting_group(self.meeting_id))
+        self.in_room = True
+        self.present_ids = {participant["id"] for participant in snapshot["roster"]}
+        payload = dict(snapshot)
+        if resume_token is not None:
+            payload["resume_token"] = resume_token
+        await self.send_json(payload)
+        if self.role in HOST_ROLES:
+            await self.become_host()
+
+    async def become_host(self) -> None:
+        assert self.meeting_id is not None
+        await self.add_group(hosts_group(self.meeting_id))
+        waiting = await database_sync_to_async(_waiting_list)(self.meeting_id)
+        await self.send_json({"type": "waiting.list", "waiting": waiting})
+
+    async def on_leave(self, message: protocol.Leave) -> None:
+        assert self.participant_id is not None
+        self.gone = True
+        await database_sync_to_async(room.do_leave)(self.participant_id, LeaveReason.LEFT)
+        await self.close(code=CLOSE_NORMAL)
+
+    async def on_chat(self, message: protocol.ChatSend) -> None:
+        if not self.chat_bucket.take():
+            raise ProtocolError("rate_limited", "You are sending chat messages too fast.")
+        await database_sync_to_async(room_activity.do_send_chat)(self.participant_id, message.text, message.to)
+
+    async def on_reaction(self, message: protocol.ReactionSend) -> None:
+        assert self.meeting_id is not None
+        services().reactions.add(self.meeting_id, message.emoji)
+
+    async def on_hand_raise(self, message: protocol.HandRaise) -> None:
+        await database_sync_to_async(room_activity.do_raise_hand)(self.participant_id)
+
+    async def on_hand_lower(self, message: protocol.HandLower) -> None:
+        await database_sync_to_async(room_activity.do_lower_hand)(self.participant_id, message.participant_id)
+
+    async def on_media_state(self, message: protocol.MediaState) -> None:
+        await database_sync_to_async(room_activity.do_set_media_state)(
+            self.participant_id, message.audio, message.video, message.screen
+        )
+
+    async def on_signal(self, message: protocol.Signal) -> None:
+        target = str(message.to)
+        if target not in self.present_ids or target == str(self.participant_id):
+            raise ProtocolError("no_such_participant", "No such participant in this meeting.", field="to")
+        event = {"type": "signal", "from": str(self.participant_id), "kind": message.kind, "data": message.data}
+        await self.channel_layer.group_send(participant_group(target), {"type": "room.event", "event": event})
+
+    async def on_host_admit(self, message: protocol.HostAdmit) -> None:
+        await database_sync_to_async(host_controls.do_admit)(self.participant_id, message.participant_id)
+
+    async def on_host_deny(self, message: protocol.HostDeny) -> None:
+        await database_sync_to_async(host_controls.do_deny)(self.participant_id, message.participant_id)
+
+    async def on_host_admit_all(self, message: protocol.HostAdmitAll) -> None:
+        await database_sync_to_async(host_controls.do_admit_all)(self.participant_id)
+
+    async def on_host_mute(self, message: protocol.HostMute) -> None:
+        await database_sync_to_async(host_controls.do_mute)(self.participant_id, message.participant_id)
+
+    async def on_host_mute_all(self, message: protocol.HostMuteAll) -> None:
+        await database_sync_to_async(host_controls.do_mute_all)(self.participant_id)
+
+    async def on_host_remove(self, message: protocol.HostRemove) -> None:
+        await database_sync_to_async(host_controls.do_remove)(self.participant_id, message.participant_id, message.ban)
+
+    async def on_host_lock(self, message: protocol.HostLock) -> None:
+        await database_sync_to_async(host_controls.do_set_locked)(self.participant_id, True)
+
+    async def on_host_unlock(self, message: protocol.HostUnlock) -> None:
+        await database_sync_to_async(host_controls.do_set_locked)(self.participant_id, False)
+
+    async def on_host_end(self, message: protocol.HostEnd) -> None:
+        await database_sync_to_async(host_controls.do_end)(self.participant_id)
+
+    async def on_host_make_cohost(self, message: protocol.HostMakeCohost) -> None:
+        await database_sync_to_async(host_controls.do_make_cohost)(self.participant_id, message.participant_id)
+
+    # --- channel layer messages -----------------------------------------------------------
+    async def room_event(self, message: dict[str, Any]) -> None:
+        event = message["event"]
+        kind = event["type"]
+        if not self.in_room and kind != "waiting.list":
+            return
+        if kind == "waiting.list" and self.role not in HOST_ROLES:
+            return
+        if kind == "roster.joined":
+            if event["participant"]["id"] == str(self.participant_id):
+                return  # already in this client's `joined` snapshot
+            self.present_ids.add(event["participant"]["id"])
+        elif kind == "roster.left":
+            self.present_ids.discard(event["participant_id"])
+        await self.send_json(event)
+
+    async def room_control(self, message: dict[str, Any]) -> None:
+        action = message["action"]
+        if action == "admitted" and not self.in_room and self.participant_id is not None:
+            snapshot = await database_sync_to_async(room.admitted_snapshot)(self.participant_id)
+            if snapshot is not None:
+                await self.enter_room(snapshot, None)
+        elif action == "removed":
+            self.gone = True
+            self.in_room = False
+            await self.send_json({"type": "removed", "reason": message["reason"]})
+            await self.close(code=room.CLOSE_REFUSED)
+        elif action == "ended":
+            self.gone = True
+            self.in_room = False
+            await self.send_json({"type": "meeting.ended", "by": message.get("by")})
+            await self.close(code=CLOSE_NORMAL)
+        elif action == "muted" and self.in_room:
+            await self.send_json({"type": "muted", "by": message["by"]})
+        elif action == "role" and self.in_room:
+            self.role = message["role"]
+            if self.role in HOST_ROLES:
+                await self.become_host()
+        elif action == "replaced" and message.get("keep") != self.channel_name:
+            self.gone = True
+            self.in_room = False
+            await self.send_json(error_message("replaced", "You joined from another connection."))
+            await self.close(code=CLOSE_REPLACED)
+
+
+def _waiting_list(meeting_id: int) -> list[dict[str, Any]]:
+    return [participant_json(p) for p in room.waiting_participants(meeting_id)]

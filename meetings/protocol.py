@@ -6,11 +6,45 @@ answered with an ``error`` message carrying a stable ``code``. See docs/protocol
 
 from __future__ import annotations
 
+import json
+import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+)
 
 PROTOCOL_VERSION = 1
+MAX_FRAME_BYTES = 64 * 1024
+MAX_SIGNAL_BYTES = 32 * 1024
+MAX_CHAT_CHARS = 2000
+REACTIONS = ("👍", "👏", "❤️", "😂", "😮", "🎉")
+
+
+def _printable(value: str) -> str:
+    if any(ord(ch) < 32 and ch not in "\n\t" for ch in value):
+        raise ValueError("control characters are not allowed")
+    return value
+
+
+def _small_json(value: dict[str, Any]) -> dict[str, Any]:
+    if len(json.dumps(value, separators=(",", ":"))) > MAX_SIGNAL_BYTES:
+        raise ValueError(f"signal data is limited to {MAX_SIGNAL_BYTES} bytes")
+    return value
+
+
+DisplayName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80), AfterValidator(_printable)
+]
+ChatText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_CHAT_CHARS), AfterValidator(_printable)
+]
 
 
 class ClientMessage(BaseModel):
@@ -22,16 +56,115 @@ class Ping(ClientMessage):
     id: Annotated[str, Field(max_length=64)] | None = None
 
 
-AnyClientMessage = Annotated[Ping, Field(discriminator="type")]
+class Join(ClientMessage):
+    type: Literal["join"]
+    display_name: DisplayName | None = None
+    passcode: Annotated[str, Field(max_length=64)] | None = None
+    resume_token: Annotated[str, Field(max_length=128)] | None = None
+
+
+class Leave(ClientMessage):
+    type: Literal["leave"]
+
+
+class ChatSend(ClientMessage):
+    type: Literal["chat.send"]
+    text: ChatText
+    to: uuid.UUID | None = None
+
+
+class ReactionSend(ClientMessage):
+    type: Literal["reaction.send"]
+    emoji: Literal["👍", "👏", "❤️", "😂", "😮", "🎉"]
+
+
+class HandRaise(ClientMessage):
+    type: Literal["hand.raise"]
+
+
+class HandLower(ClientMessage):
+    type: Literal["hand.lower"]
+    participant_id: uuid.UUID | None = None
+
+
+class MediaState(ClientMessage):
+    type: Literal["media.state"]
+    audio: bool
+    video: bool
+    screen: bool
+
+
+class Signal(ClientMessage):
+    type: Literal["signal"]
+    to: uuid.UUID
+    kind: Literal["offer", "answer", "candidate", "restart"]
+    data: Annotated[dict[str, Any], AfterValidator(_small_json)]
+
+
+class HostAdmit(ClientMessage):
+    type: Literal["host.admit"]
+    participant_id: uuid.UUID
+
+
+class HostDeny(ClientMessage):
+    type: Literal["host.deny"]
+    participant_id: uuid.UUID
+
+
+class HostAdmitAll(ClientMessage):
+    type: Literal["host.admit_all"]
+
+
+class HostMute(ClientMessage):
+    type: Literal["host.mute"]
+    participant_id: uuid.UUID
+
+
+class HostMuteAll(ClientMessage):
+    type: Literal["host.mute_all"]
+
+
+class HostRemove(ClientMessage):
+    type: Literal["host.remove"]
+    participant_id: uuid.UUID
+    ban: bool = False
+
+
+class HostLock(ClientMessage):
+    type: Literal["host.lock"]
+
+
+class HostUnlock(ClientMessage):
+    type: Literal["host.unlock"]
+
+
+class HostEnd(ClientMessage):
+    type: Literal["host.end"]
+
+
+class HostMakeCohost(ClientMessage):
+    type: Literal["host.make_cohost"]
+    participant_id: uuid.UUID
+
+
+HostMessage = (
+    HostAdmit | HostDeny | HostAdmitAll | HostMute | HostMuteAll | HostRemove | HostLock | HostUnlock | HostEnd
+    | HostMakeCohost
+)  # fmt: skip
+ParticipantMessage = Leave | ChatSend | ReactionSend | HandRaise | HandLower | MediaState | Signal
+AnyClientMessage = Annotated[Ping | Join | ParticipantMessage | HostMessage, Field(discriminator="type")]
 _client_adapter: TypeAdapter[AnyClientMessage] = TypeAdapter(AnyClientMessage)
 
 
 class ProtocolError(Exception):
-    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+    """A refusal to send to the client as an ``error`` message."""
+
+    def __init__(self, code: str, message: str, field: str | None = None, close_code: int | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.field = field
+        self.close_code = close_code
 
     def to_message(self) -> dict[str, Any]:
         return error_message(self.code, self.message, self.field)
@@ -49,7 +182,8 @@ def parse_client_message(data: Any) -> AnyClientMessage:
         if first["type"] == "union_tag_invalid":
             raise ProtocolError("unknown_type", f"Unknown message type {data['type']!r}.") from exc
         location = ".".join(str(part) for part in first["loc"][1:]) or None
-        raise ProtocolError("invalid", f"{location or 'message'}: {first['msg']}", field=location) from exc
+        message = first["msg"].removeprefix("Value error, ")
+        raise ProtocolError("invalid", f"{location or 'message'}: {message}", field=location) from exc
 
 
 def error_message(code: str, message: str, field: str | None = None) -> dict[str, Any]:

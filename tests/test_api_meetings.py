@@ -245,3 +245,25 @@ class TestTokens:
         response = client.post(LIST, {"title": "no csrf"})
         assert response.status_code == 403
         assert response.json()["code"] == "permission_denied"
+
+
+class TestChatExport:
+    def test_the_owner_exports_public_chat(self, owner_api: APIClient, meeting: Meeting, outsider: User) -> None:
+        from meetings.models import ChatMessage, Participant
+
+        ada = Participant.objects.create(meeting=meeting, user=outsider, display_name="Ada", state="joined")
+        bob = Participant.objects.create(meeting=meeting, display_name="Bob", guest_key="g", state="joined")
+        ChatMessage.objects.create(meeting=meeting, sender=ada, text="Hello all")
+        ChatMessage.objects.create(meeting=meeting, sender=ada, recipient=bob, text="secret")
+        body = owner_api.get(detail(meeting, "chat/")).json()
+        assert [(row["sender"], row["text"]) for row in body] == [("Ada", "Hello all")]
+        text = owner_api.get(detail(meeting, "chat/"), {"format": "txt"})
+        assert text["Content-Type"].startswith("text/plain")
+        assert text.content.decode().endswith("Ada: Hello all\n")
+
+    def test_others_cannot_export(
+        self, outsider_api: APIClient, member_api: APIClient, anon_api: APIClient, meeting: Meeting
+    ) -> None:
+        assert outsider_api.get(detail(meeting, "chat/")).status_code == 404
+        assert member_api.get(detail(meeting, "chat/")).status_code == 404
+        assert anon_api.get(detail(meeting, "chat/")).status_code == 401

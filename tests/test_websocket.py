@@ -52,9 +52,14 @@ async def test_a_participant_is_welcomed_with_their_role(
         communicator, connected = await connect(meeting.code, user)
         assert connected
         welcome = await communicator.receive_json_from()
-        assert welcome["type"] == "welcome"
+        assert welcome["type"] == "hello"
         assert welcome["protocol"] == 1
-        assert welcome["meeting"] == {"code": meeting.code, "title": "Weekly sync", "status": "scheduled"}
+        assert welcome["meeting"] == {
+            "code": meeting.code,
+            "title": "Weekly sync",
+            "status": "scheduled",
+            "locked": False,
+        }
         assert welcome["you"]["as_host"] is as_host
         assert welcome["you"]["through_waiting_room"] is (not as_host)
         await communicator.disconnect()
