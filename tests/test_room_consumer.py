@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async as sync_to_async
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from conference.accounts.models import User
@@ -475,3 +475,58 @@ class TestBadInput:
         assert await other.expect_closed() == 1008
         await host.send({"type": "chat.send", "text": "unaffected"})
         await host.expect("chat.message", text="unaffected")
+
+
+PARTICIPANT_MESSAGES: list[dict[str, Any]] = [
+    {"type": "chat.send", "text": "hi"},
+    {"type": "reaction.send", "emoji": "👍"},
+    {"type": "hand.raise"},
+    {"type": "hand.lower"},
+    {"type": "media.state", "audio": True, "video": True, "screen": False},
+    {"type": "signal", "to": "00000000-0000-0000-0000-000000000001", "kind": "offer", "data": {}},
+]
+SOMEONE = "00000000-0000-0000-0000-000000000001"
+HOST_MESSAGES: list[dict[str, Any]] = [
+    {"type": "host.admit", "participant_id": SOMEONE},
+    {"type": "host.deny", "participant_id": SOMEONE},
+    {"type": "host.admit_all"},
+    {"type": "host.mute", "participant_id": SOMEONE},
+    {"type": "host.mute_all"},
+    {"type": "host.remove", "participant_id": SOMEONE},
+    {"type": "host.lock"},
+    {"type": "host.unlock"},
+    {"type": "host.end"},
+    {"type": "host.make_cohost", "participant_id": SOMEONE},
+]
+
+
+class TestRefusals:
+    async def test_nothing_but_join_and_ping_works_before_joining(self, meeting: Meeting, outsider: User) -> None:
+        client = await RoomClient.connect(meeting.code, outsider)
+        for message in PARTICIPANT_MESSAGES + HOST_MESSAGES:
+            await client.send(message)
+            error = await client.expect("error")
+            assert error["code"] == "not_joined", (message, error)
+
+    async def test_attendees_cannot_use_any_host_control(self, meeting: Meeting, owner: User, outsider: User) -> None:
+        await open_room(meeting)
+        _host, other = await host_and_guest(meeting, owner, outsider)
+        for message in HOST_MESSAGES:
+            await other.send(message)
+            error = await other.expect("error")
+            assert error["code"] == "not_host", (message, error)
+        await sync_to_async(meeting.refresh_from_db)()
+        assert (meeting.status, meeting.locked) == (MeetingStatus.LIVE, False)
+
+    async def test_a_host_admits_everyone_waiting(self, meeting: Meeting, owner: User, outsider: User) -> None:
+        host = await RoomClient.connect(meeting.code, owner, name="host")
+        await host.join()
+        first = await RoomClient.connect(meeting.code, outsider, name="first")
+        second = await RoomClient.connect(meeting.code, await sync_to_async(make_user)(), name="second")
+        await first.knock()
+        await second.knock()
+        await host.expect("waiting.list")
+        await host.send({"type": "host.admit_all"})
+        await first.expect("joined")
+        await second.expect("joined")
+        await host.expect("waiting.list", waiting=[])
