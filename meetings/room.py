@@ -33,7 +33,6 @@ from meetings.events import (
     send_on_commit,
 )
 from meetings.models import (
-    HOST_ROLES,
     ChatMessage,
     LeaveReason,
     Meeting,
@@ -278,8 +277,6 @@ def do_join(
         notify_waiting_list(meeting.pk)
         return JoinOutcome(participant.id, meeting.pk, role, True, token, None, None)
     mark_live(meeting)
-    _ensure_a_host(meeting.pk)
-    participant.refresh_from_db()
     send_on_commit(meeting_group(meeting.pk), {"type": "roster.joined", "participant": participant_json(participant)})
     return JoinOutcome(participant.id, meeting.pk, participant.role, False, token, snapshot(participant, meeting), None)
 
@@ -292,17 +289,23 @@ def admitted_snapshot(participant_id: uuid.UUID) -> dict[str, Any] | None:
 
 
 def _ensure_a_host(meeting_id: int) -> None:
-    """When no host or co-host is left in the room, the earliest participant becomes host."""
+    """When no host is left in the room, the host role passes to the earliest co-host, or to the
+    earliest participant when there is no co-host either."""
     present = joined_participants(meeting_id)
-    if present.filter(role__in=HOST_ROLES).exists():
+    if present.filter(role=ParticipantRole.HOST).exists():
         return
-    successor = present.order_by("joined_at", "created_at").first()
+    by_arrival = ("joined_at", "created_at")
+    successor = present.filter(role=ParticipantRole.COHOST).order_by(*by_arrival).first()
+    if successor is None:
+        successor = present.order_by(*by_arrival).first()
     if successor is None:
         return
+    was_host = successor.is_host
     successor.role = ParticipantRole.HOST
     successor.save(update_fields=["role"])
     send_on_commit(meeting_group(meeting_id), {"type": "roster.updated", "participant": participant_json(successor)})
-    control_on_commit(participant_group(successor.id), "role", role=successor.role)
+    if not was_host:
+        control_on_commit(participant_group(successor.id), "role", role=successor.role)
 
 
 def leave(participant: Participant, reason: LeaveReason) -> None:
@@ -328,7 +331,7 @@ def leave(participant: Participant, reason: LeaveReason) -> None:
     )
     if had_hand:
         notify_hands(meeting_id)
-    if participant.is_host:
+    if participant.role == ParticipantRole.HOST:
         _ensure_a_host(meeting_id)
     if not joined_participants(meeting_id).exists():
         Meeting.objects.filter(pk=meeting_id, status=MeetingStatus.LIVE).update(status=MeetingStatus.SCHEDULED)

@@ -8,12 +8,15 @@ from importlib import import_module
 from typing import Any
 
 from channels.db import database_sync_to_async as sync_to_async
+from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
+from django.db import connections
 from django.test import Client
 
 from conference.accounts.models import User
 from conference.asgi import application
+from meetings.background import services
 
 ORIGIN = b"http://testserver"
 TIMEOUT = 10.0
@@ -32,6 +35,17 @@ def session_cookie(user: User | None, guest_key: str | None = None) -> bytes:
     session["guest_key"] = guest_key
     session.save()
     return f"{settings.SESSION_COOKIE_NAME}={session.session_key}".encode()
+
+
+async def close_all_clients() -> None:
+    """Stops what a test left running in its event loop, closes the database connection of the
+    thread that ran the consumers' database work, and gives the next test a fresh channel layer.
+    (Open consumers are cancelled with the test's event loop.)"""
+    await services().grace_timers.stop()
+    await services().reactions.stop()
+    await sync_to_async(connections.close_all)()
+    # The channel layer keeps per-event-loop receive state; the next test runs on a new loop.
+    channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
 
 
 class RoomClient:

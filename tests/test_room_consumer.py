@@ -3,18 +3,26 @@ must not do it. Real Redis channel layer, real PostgreSQL, full ASGI stack."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from channels.db import database_sync_to_async as sync_to_async
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from conference.accounts.models import User
 from meetings.models import ChatMessage, Meeting, MeetingBan, MeetingStatus, Participant, ParticipantState
 from tests.factories import make_user
-from tests.room_client import RoomClient
+from tests.room_client import RoomClient, close_all_clients
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def _close_clients() -> AsyncIterator[None]:
+    yield
+    await close_all_clients()
 
 
 async def save(meeting: Meeting, **fields: Any) -> None:
@@ -388,6 +396,17 @@ class TestHostControls:
         await other.expect("waiting.list")
         await other.send({"type": "host.lock"})
         await other.expect("meeting.locked", locked=True)
+
+    async def test_the_host_role_passes_to_a_cohost_first(
+        self, meeting: Meeting, owner: User, member: User, outsider: User
+    ) -> None:
+        await open_room(meeting)
+        host, other = await host_and_guest(meeting, owner, outsider)
+        cohost = await RoomClient.connect(meeting.code, member, name="cohost")
+        await cohost.join()
+        await host.send({"type": "leave"})
+        updated = await other.expect("roster.updated")
+        assert (updated["participant"]["id"], updated["participant"]["role"]) == (cohost.id, "host")
 
 
 class TestReconnect:
