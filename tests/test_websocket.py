@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from channels.db import database_sync_to_async as sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
@@ -13,8 +15,16 @@ from django.test import Client
 from conference.accounts.models import User
 from conference.asgi import application
 from meetings.models import Meeting, MeetingStatus
+from tests.room_client import close_all_clients
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def _clean_loop_state() -> AsyncIterator[None]:
+    yield
+    await close_all_clients()
+
 
 ORIGIN = b"http://testserver"
 
