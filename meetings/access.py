@@ -98,3 +98,32 @@ def join_policy(user: AnyUser, meeting: Meeting) -> JoinPolicy:
         through_waiting_room=meeting.waiting_room and not host,
         needs_passcode=meeting.has_passcode and not host,
     )
+
+
+class EntryRefusal(StrEnum):
+    BANNED = "banned"
+    LOCKED = "locked"
+    WRONG_PASSCODE = "wrong_passcode"
+    MEETING_FULL = "meeting_full"
+
+
+def is_banned(meeting: Meeting, user_id: int | None, guest_key: str) -> bool:
+    bans = meeting.bans.all()
+    if user_id is not None:
+        return bans.filter(user_id=user_id).exists()
+    return bans.filter(user__isnull=True, guest_key=guest_key).exists()
+
+
+def entry_refusal(
+    meeting: Meeting, policy: JoinPolicy, *, banned: bool, passcode: str | None, present: int
+) -> EntryRefusal | None:
+    """Why someone the join policy admits still cannot enter the room now, if they cannot."""
+    if banned:
+        return EntryRefusal.BANNED
+    if meeting.locked and not policy.as_host:
+        return EntryRefusal.LOCKED
+    if policy.needs_passcode and not meeting.check_passcode(passcode or ""):
+        return EntryRefusal.WRONG_PASSCODE
+    if present >= meeting.max_participants and not policy.as_host:
+        return EntryRefusal.MEETING_FULL
+    return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -36,7 +37,6 @@ from meetings.models import (
     ChatMessage,
     LeaveReason,
     Meeting,
-    MeetingBan,
     MeetingStatus,
     Participant,
     ParticipantRole,
@@ -51,6 +51,22 @@ LEAVE_STATES = {
     LeaveReason.REMOVED: ParticipantState.REMOVED,
     LeaveReason.BANNED: ParticipantState.REMOVED,
     LeaveReason.DENIED: ParticipantState.DENIED,
+}
+
+
+ENTRY_ERRORS: dict[access.EntryRefusal, Callable[[], ProtocolError]] = {
+    access.EntryRefusal.BANNED: lambda: ProtocolError(
+        "banned", "A host removed you from this meeting.", close_code=CLOSE_REFUSED
+    ),
+    access.EntryRefusal.LOCKED: lambda: ProtocolError(
+        "locked", "The meeting is locked: no one new can join.", close_code=CLOSE_REFUSED
+    ),
+    access.EntryRefusal.WRONG_PASSCODE: lambda: ProtocolError(
+        "wrong_passcode", "The passcode is not correct.", field="passcode"
+    ),
+    access.EntryRefusal.MEETING_FULL: lambda: ProtocolError(
+        "meeting_full", "The meeting is full.", close_code=CLOSE_REFUSED
+    ),
 }
 
 
@@ -176,13 +192,6 @@ def snapshot(participant: Participant, meeting: Meeting) -> dict[str, Any]:
     }
 
 
-def _is_banned(meeting: Meeting, identity: Identity) -> bool:
-    bans = MeetingBan.objects.filter(meeting=meeting)
-    if identity.user_id is not None:
-        return bans.filter(user_id=identity.user_id).exists()
-    return bans.filter(user__isnull=True, guest_key=identity.guest_key).exists()
-
-
 def _new_resume_token(participant: Participant) -> str:
     token = secrets.token_urlsafe(32)
     participant.resume_token_hash = hash_resume_token(token)
@@ -240,18 +249,19 @@ def do_join(
         resumed = _resume(meeting, identity, resume_token, channel_name)
         if resumed is not None:
             return resumed
-    if _is_banned(meeting, identity):
-        raise ProtocolError("banned", "A host removed you from this meeting.", close_code=CLOSE_REFUSED)
+    refusal = access.entry_refusal(
+        meeting,
+        policy,
+        banned=access.is_banned(meeting, identity.user_id, identity.guest_key),
+        passcode=passcode,
+        present=joined_participants(meeting.pk).count(),
+    )
+    if refusal is not None:
+        raise ENTRY_ERRORS[refusal]()
     host = policy.as_host
-    if meeting.locked and not host:
-        raise ProtocolError("locked", "The meeting is locked: no one new can join.", close_code=CLOSE_REFUSED)
-    if policy.needs_passcode and not meeting.check_passcode(passcode or ""):
-        raise ProtocolError("wrong_passcode", "The passcode is not correct.", field="passcode")
     name = display_name or identity.default_name
     if not name:
         raise ProtocolError("invalid", "display_name: a name is required to join as a guest.", field="display_name")
-    if not host and joined_participants(meeting.pk).count() >= meeting.max_participants:
-        raise ProtocolError("meeting_full", "The meeting is full.", close_code=CLOSE_REFUSED)
 
     if access.is_owner(user, meeting):
         role = ParticipantRole.HOST
