@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Case, IntegerField, Value, When
@@ -72,14 +74,29 @@ def meeting_page(request: HttpRequest, code: str) -> HttpResponse:
     meeting = access.meeting_by_code(code)
     if meeting.code != code:
         return redirect(meeting)
+    policy = access.join_policy(request.user, meeting)
     context = {
         "meeting": meeting,
         "host_name": profile_of(meeting.owner).name,
-        "policy": access.join_policy(request.user, meeting),
+        "policy": policy,
         "is_owner": access.is_owner(request.user, meeting),
         "join_url": request.build_absolute_uri(meeting.get_absolute_url()),
     }
-    return render(request, "meetings/meeting.html", context)
+    if not policy.may_join:
+        return render(request, "meetings/meeting.html", context)
+    if not request.user.is_authenticated and "guest_key" not in request.session:
+        # A guest's identity in this browser, so that a host's "deny" or "ban" sticks.
+        request.session["guest_key"] = secrets.token_urlsafe(16)
+    context["room_config"] = {
+        "ws_url": f"/ws/meetings/{meeting.code}/",
+        "code": meeting.code,
+        "title": meeting.title,
+        "display_name": profile_of(request.user).name if request.user.is_authenticated else "",
+        "is_guest": policy.as_guest,
+        "needs_passcode": policy.needs_passcode,
+        "as_host": policy.as_host,
+    }
+    return render(request, "meetings/room.html", context)
 
 
 @login_required

@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import json
+import re
+from typing import Any
+
 import pytest
 from django.conf import settings
 from django.test import Client
@@ -8,6 +12,13 @@ from conference.accounts.models import User
 from meetings.models import Meeting, MeetingStatus
 
 pytestmark = pytest.mark.django_db
+
+
+def room_config(html: str) -> dict[str, Any]:
+    match = re.search(r'<script id="room-config" type="application/json">(.*?)</script>', html, re.S)
+    assert match, "the room page carries its configuration"
+    config: dict[str, Any] = json.loads(match.group(1))
+    return config
 
 
 def test_the_home_page_offers_join_and_sign_in(client: Client) -> None:
@@ -42,8 +53,8 @@ def test_an_instant_meeting_is_created_and_opened(owner_client: Client, owner: U
     assert response.url == f"/m/{meeting.code}"  # type: ignore[attr-defined]
     assert meeting.title == "olivia's meeting"
     page = owner_client.get(response.url).content.decode()  # type: ignore[attr-defined]
-    assert meeting.code in page
-    assert "You are a host" in page
+    config = room_config(page)
+    assert (config["code"], config["as_host"], config["display_name"]) == (meeting.code, True, "olivia")
 
 
 def test_instant_meetings_need_sign_in_and_post(client: Client, owner_client: Client) -> None:
@@ -65,23 +76,33 @@ def test_join_by_code_rejects_garbage(client: Client) -> None:
 
 
 class TestMeetingPage:
-    def test_it_shows_who_may_join(self, outsider_client: Client, meeting: Meeting) -> None:
+    def test_it_opens_the_room_with_what_joining_needs(self, outsider_client: Client, meeting: Meeting) -> None:
         html = outsider_client.get(f"/m/{meeting.code}").content.decode()
         assert "Weekly sync" in html
-        assert "People signed in to an account" in html
-        assert "waiting room" in html
-        assert "You can join after a host admits you" in html
-        assert "Settings" not in html
+        assert "A host will let you in" in html
+        assert room_config(html) == {
+            "ws_url": f"/ws/meetings/{meeting.code}/",
+            "code": meeting.code,
+            "title": "Weekly sync",
+            "display_name": "oscar",
+            "is_guest": False,
+            "needs_passcode": False,
+            "as_host": False,
+        }
+        assert '<script type="module" src="/static/js/room/main.js">' in html
 
     def test_guests_are_asked_to_sign_in_when_not_allowed(self, client: Client, meeting: Meeting) -> None:
         html = client.get(f"/m/{meeting.code}").content.decode()
         assert "This meeting is for signed-in people" in html
 
-    def test_it_shows_guests_they_may_join_when_allowed(self, client: Client, meeting: Meeting) -> None:
+    def test_guests_give_a_name_when_guests_are_allowed(self, client: Client, meeting: Meeting) -> None:
         meeting.allow_guests = True
         meeting.waiting_room = False
         meeting.save()
-        assert "You can join as a guest." in client.get(f"/m/{meeting.code}").content.decode()
+        html = client.get(f"/m/{meeting.code}").content.decode()
+        assert 'id="display-name"' in html
+        assert room_config(html)["is_guest"] is True
+        assert client.session["guest_key"]
 
     def test_it_says_when_a_meeting_ended(self, client: Client, meeting: Meeting) -> None:
         meeting.status = MeetingStatus.ENDED
@@ -104,13 +125,17 @@ class TestMeetingPage:
         assert int(response["Retry-After"]) >= 1
         assert "Too many requests" in response.content.decode()
 
-    def test_it_never_renders_the_passcode(self, owner_client: Client, meeting: Meeting) -> None:
+    def test_it_asks_for_the_passcode_but_never_renders_it(
+        self, owner_client: Client, outsider_client: Client, meeting: Meeting
+    ) -> None:
         meeting.set_passcode("unique-passcode-987")
         meeting.save()
-        html = owner_client.get(f"/m/{meeting.code}").content.decode()
-        assert "A passcode is required" in html
-        assert "unique-passcode-987" not in html
-        assert meeting.passcode_hash not in html
+        for client, asked in ((owner_client, False), (outsider_client, True)):
+            html = client.get(f"/m/{meeting.code}").content.decode()
+            assert room_config(html)["needs_passcode"] is asked
+            assert ('id="passcode"' in html) is asked
+            assert "unique-passcode-987" not in html
+            assert meeting.passcode_hash not in html
 
 
 class TestSettings:

@@ -1,0 +1,151 @@
+// The participants panel: who is here (mic, hand, role), the raised hands in order, the
+// waiting room, and the host controls (admit / deny, mute, mute all, remove, remove and ban,
+// make co-host, lower a hand, lock / unlock). Every control has an accessible name that names
+// the person it acts on ("Mute Ada", "Admit Grace", "More actions for Ada").
+
+import { h, hueFor, initials, openMenuFor } from "./ui.js";
+import { icon } from "./icons.js";
+
+const ROLE_NAMES = { host: "Meeting host", cohost: "Co-host" };
+
+function avatar(participant) {
+  const el = h("span", { class: "avatar-circle", "aria-hidden": "true", text: initials(participant.name) });
+  el.style.setProperty("--hue", String(hueFor(participant.id)));
+  return el;
+}
+
+export class PeoplePanel {
+  constructor({ root, roster, session }) {
+    this.root = root;
+    this.roster = roster;
+    this.session = session;
+    this.hostTools = root.querySelector("[data-part=host-tools]");
+    this.waitingSection = root.querySelector("[data-part=waiting]");
+    this.waitingList = root.querySelector("[data-part=waiting-list]");
+    this.handsSection = root.querySelector("[data-part=hands]");
+    this.handsList = root.querySelector("[data-part=hands-list]");
+    this.list = root.querySelector("[data-part=people-list]");
+    this.count = root.querySelector("[data-part=people-count]");
+    this.lockButton = root.querySelector("[data-action=toggle-lock]");
+    this.rows = new Map(); // id → {el, signature}
+
+    root.querySelector("[data-action=mute-all]").addEventListener("click", () => session.send("host.mute_all"));
+    root.querySelector("[data-action=admit-all]").addEventListener("click", () => session.send("host.admit_all"));
+    this.lockButton.addEventListener("click", () => session.send(roster.locked ? "host.unlock" : "host.lock"));
+    roster.addEventListener("change", () => this.render());
+  }
+
+  render() {
+    const isHost = this.roster.isHost;
+    this.hostTools.hidden = !isHost;
+    this.lockButton.textContent = this.roster.locked ? "Unlock meeting" : "Lock meeting";
+    this.lockButton.setAttribute("aria-pressed", String(this.roster.locked));
+    this.renderWaiting(isHost);
+    this.renderHands(isHost);
+    this.renderPeople(isHost);
+  }
+
+  renderWaiting(isHost) {
+    const waiting = isHost ? this.roster.waiting : [];
+    this.waitingSection.hidden = waiting.length === 0;
+    this.waitingList.replaceChildren(
+      ...waiting.map((person) =>
+        h(
+          "li",
+          { class: "person", dataset: { participantId: person.id } },
+          avatar(person),
+          h("span", { class: "person-name", text: person.name }, person.guest ? h("span", { class: "person-role", text: "Guest" }) : null),
+          h("button", { type: "button", class: "pill-button primary", "aria-label": `Admit ${person.name}`, text: "Admit", onclick: () => this.session.send("host.admit", { participant_id: person.id }) }),
+          h("button", { type: "button", class: "pill-button", "aria-label": `Deny ${person.name}`, text: "Deny", onclick: () => this.session.send("host.deny", { participant_id: person.id }) }),
+        ),
+      ),
+    );
+  }
+
+  renderHands(isHost) {
+    const hands = this.roster.hands;
+    this.handsSection.hidden = hands.length === 0;
+    this.handsList.replaceChildren(
+      ...hands.map((id) => {
+        const name = this.roster.name(id);
+        const mine = id === this.roster.selfId;
+        return h(
+          "li",
+          { class: "hand-row", dataset: { participantId: id } },
+          h("span", { class: "person-name", text: mine ? `${name} (You)` : name }),
+          mine || isHost
+            ? h("button", {
+                type: "button",
+                class: "pill-button",
+                "aria-label": mine ? "Lower your hand" : `Lower ${name}'s hand`,
+                text: "Lower",
+                onclick: () => this.session.send("hand.lower", mine ? {} : { participant_id: id }),
+              })
+            : null,
+        );
+      }),
+    );
+  }
+
+  renderPeople(isHost) {
+    const people = this.roster.list();
+    this.count.textContent = String(people.length);
+    const present = new Set(people.map((p) => p.id));
+    for (const [id, row] of this.rows) {
+      if (!present.has(id)) {
+        row.el.remove();
+        this.rows.delete(id);
+      }
+    }
+    people.forEach((participant, index) => {
+      const signature = JSON.stringify([participant.name, participant.role, participant.audio, participant.video, participant.screen, Boolean(participant.hand), participant.guest, isHost, this.roster.selfId]);
+      let row = this.rows.get(participant.id);
+      if (!row || row.signature !== signature) {
+        const el = this.row(participant, isHost);
+        if (row) row.el.replaceWith(el);
+        row = { el, signature };
+        this.rows.set(participant.id, row);
+      }
+      if (this.list.children[index] !== row.el) this.list.insertBefore(row.el, this.list.children[index] || null);
+    });
+  }
+
+  row(participant, isHost) {
+    const { id, name, role } = participant;
+    const isSelf = id === this.roster.selfId;
+    const details = [isSelf ? "You" : null, ROLE_NAMES[role], participant.guest ? "Guest" : null, participant.screen ? "Presenting" : null].filter(Boolean);
+    const controls = [];
+    if (isHost && !isSelf) {
+      if (participant.audio) {
+        controls.push(h("button", { type: "button", class: "icon-button small", "aria-label": `Mute ${name}`, title: `Mute ${name}`, onclick: () => this.session.send("host.mute", { participant_id: id }) }, icon("mic", { size: 20 })));
+      }
+      const more = h("button", { type: "button", class: "icon-button small", "aria-label": `More actions for ${name}`, "aria-haspopup": "menu", "aria-expanded": "false", title: "More actions" }, icon("more", { size: 20 }));
+      more.addEventListener("click", () => openMenuFor(more, this.menuItems(participant)));
+      controls.push(more);
+    }
+    return h(
+      "li",
+      { class: "person", dataset: { participantId: id } },
+      avatar(participant),
+      h("span", { class: "person-name" }, h("span", { text: name }), details.length ? h("span", { class: "person-role", text: details.join(" · ") }) : null),
+      participant.hand ? h("span", { class: "person-hand", role: "img", "aria-label": `${name}: hand raised`, text: "✋" }) : null,
+      h(
+        "span",
+        { class: `person-mic${participant.audio ? "" : " off"}`, role: "img", "aria-label": `${name}: microphone ${participant.audio ? "on" : "off"}` },
+        icon(participant.audio ? "mic" : "micOff", { size: 20 }),
+      ),
+      controls,
+    );
+  }
+
+  menuItems(participant) {
+    const { id, name, role } = participant;
+    const send = (type, fields = {}) => () => this.session.send(type, { participant_id: id, ...fields });
+    const items = [];
+    if (role === "attendee") items.push({ label: `Make ${name} a co-host`, onSelect: send("host.make_cohost") });
+    if (participant.hand) items.push({ label: `Lower ${name}'s hand`, onSelect: send("hand.lower") });
+    items.push({ label: `Remove ${name} from the meeting`, onSelect: send("host.remove", { ban: false }), danger: true });
+    items.push({ label: `Remove and ban ${name}`, onSelect: send("host.remove", { ban: true }), danger: true });
+    return items;
+  }
+}

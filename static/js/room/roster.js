@@ -1,0 +1,102 @@
+// What the room looks like right now: participants, raised hands, the waiting room, the lock.
+// Filled from `joined` (full state) and kept current with the deltas; views listen to "change"
+// (detail: {what}) and read from here.
+
+export const HOST_ROLES = new Set(["host", "cohost"]);
+
+export class Roster extends EventTarget {
+  constructor() {
+    super();
+    this.selfId = null;
+    this.participants = new Map();
+    this.hands = [];
+    this.waiting = [];
+    this.locked = false;
+    this.muteOnEntry = false;
+    this.title = "";
+  }
+
+  changed(what) {
+    this.dispatchEvent(new CustomEvent("change", { detail: { what } }));
+  }
+
+  reset({ you, roster = [], hands = [], meeting = {} }) {
+    this.selfId = you.id;
+    this.participants = new Map();
+    for (const participant of roster) this.participants.set(participant.id, { ...participant });
+    this.participants.set(you.id, { ...this.participants.get(you.id), ...you });
+    this.hands = hands.filter((id) => this.participants.has(id));
+    this.locked = Boolean(meeting.locked);
+    this.muteOnEntry = Boolean(meeting.mute_on_entry);
+    this.title = meeting.title || this.title;
+    this.changed("all");
+  }
+
+  get self() {
+    return this.participants.get(this.selfId) || null;
+  }
+
+  get isHost() {
+    return HOST_ROLES.has(this.self?.role);
+  }
+
+  get(id) {
+    return this.participants.get(id) || null;
+  }
+
+  name(id) {
+    return this.participants.get(id)?.name || "Someone";
+  }
+
+  /** Everyone, you first, then in the order they joined. */
+  list() {
+    return Array.from(this.participants.values()).sort((a, b) => {
+      if (a.id === this.selfId) return -1;
+      if (b.id === this.selfId) return 1;
+      return String(a.joined_at || "").localeCompare(String(b.joined_at || "")) || a.id.localeCompare(b.id);
+    });
+  }
+
+  others() {
+    return this.list().filter((p) => p.id !== this.selfId);
+  }
+
+  upsert(participant) {
+    const before = this.participants.get(participant.id);
+    this.participants.set(participant.id, { ...before, ...participant });
+    this.changed(before ? "updated" : "joined");
+  }
+
+  remove(id) {
+    if (!this.participants.delete(id)) return;
+    this.hands = this.hands.filter((h) => h !== id);
+    this.changed("left");
+  }
+
+  setMedia(id, { audio, video, screen }) {
+    const participant = this.participants.get(id);
+    if (!participant) return;
+    Object.assign(participant, { audio: Boolean(audio), video: Boolean(video), screen: Boolean(screen) });
+    this.changed("media");
+  }
+
+  setHands(ids) {
+    this.hands = ids.filter((id) => this.participants.has(id));
+    const now = new Date().toISOString();
+    for (const participant of this.participants.values()) {
+      const raised = this.hands.includes(participant.id);
+      participant.hand = raised ? participant.hand || now : null;
+    }
+    this.changed("hands");
+  }
+
+  setWaiting(list) {
+    this.waiting = list;
+    this.changed("waiting");
+  }
+
+  setLocked(locked) {
+    this.locked = Boolean(locked);
+    this.changed("locked");
+  }
+}

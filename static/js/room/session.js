@@ -1,0 +1,229 @@
+// The meeting session: the protocol's life cycle on top of the signaling socket.
+//   hello → join (display name, passcode; or resume_token after a reconnect) → waiting? → joined
+// It keeps the Roster current from the server's deltas and re-emits the rest as events:
+//   "phase" {phase, reason?, message?}  phases: idle, connecting, waiting, joined, reconnecting, ended
+//   "joinerror" {code, message, field}    a join refused but the connection stays (wrong passcode, …)
+//   "joined" {message, resumed}           full state (also after a resume)
+//   "signal", "chat", "reaction", "muted", "mediastate", "error", "hello"  (detail: the message)
+
+import { Signaling, socketUrl } from "./signaling.js";
+
+export const PROTOCOL_VERSION = 1;
+
+const REFUSALS = {
+  not_found: "There is no meeting with this code.",
+  sign_in_required: "This meeting is for signed-in people. Sign in to join.",
+  meeting_ended: "This meeting has ended.",
+  banned: "You can't join this meeting.",
+  locked: "This meeting is locked. Ask a host to unlock it.",
+  meeting_full: "This meeting is full.",
+  wrong_passcode: "Too many wrong passcodes.",
+};
+const ENDINGS = {
+  left: ["You left the meeting", ""],
+  ended: ["The meeting has ended", "A host ended the meeting for everyone."],
+  removed: ["You have been removed from the meeting", "A host removed you from the meeting."],
+  banned: ["You have been removed from the meeting", "A host removed you and you can't rejoin this meeting."],
+  denied: ["You can't join this meeting", "A host did not let you in."],
+  replaced: ["You joined from another window", "This meeting is open in another tab or window."],
+  version: ["This page is out of date", "Reload the page to join the meeting."],
+  refused: ["You can't join this meeting", ""],
+  lost: ["Connection lost", "The connection to the meeting was closed."],
+};
+// Errors that belong to the join attempt (shown on the prejoin screen).
+const JOIN_ERRORS = new Set(["wrong_passcode", "invalid", "already_joined"]);
+
+export class MeetingSession extends EventTarget {
+  constructor(config, roster) {
+    super();
+    this.config = config;
+    this.roster = roster;
+    this.signaling = new Signaling(socketUrl(config.ws_url));
+    this.phase = "idle";
+    this.hello = null;
+    this.joinFields = null; // {display_name?, passcode?}
+    this.resumeToken = null;
+    this.resuming = false;
+    this.ending = null; // why the server is about to close: {reason, message}
+    this.lastError = null;
+    this.leaving = false;
+
+    this.signaling.addEventListener("message", (event) => this.onMessage(event.detail));
+    this.signaling.addEventListener("close", (event) => this.onClose(event.detail));
+    this.signaling.addEventListener("reconnecting", () => {
+      if (this.phase === "joined" || this.phase === "reconnecting") this.setPhase("reconnecting");
+    });
+    window.addEventListener("pagehide", () => {
+      if (this.phase === "joined" || this.phase === "waiting") this.signaling.send("leave");
+    });
+  }
+
+  emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  setPhase(phase, extra = {}) {
+    this.phase = phase;
+    this.emit("phase", { phase, ...extra });
+  }
+
+  get joined() {
+    return this.phase === "joined";
+  }
+
+  /** Ask to join (again, after a wrong passcode) with these fields. */
+  join({ displayName = "", passcode = "" } = {}) {
+    this.joinFields = {};
+    if (displayName) this.joinFields.display_name = displayName;
+    if (passcode) this.joinFields.passcode = passcode;
+    if (this.signaling.connected && this.hello) {
+      this.sendJoin();
+    } else if (!this.signaling.ws) {
+      this.setPhase("connecting");
+      this.signaling.connect();
+    }
+  }
+
+  sendJoin() {
+    // With a resume token the server restores the same participant; when the token has expired
+    // it falls back to an ordinary join with the same name and passcode.
+    this.resuming = Boolean(this.resumeToken);
+    const fields = { ...this.joinFields };
+    if (this.resumeToken) fields.resume_token = this.resumeToken;
+    this.signaling.send("join", fields);
+  }
+
+  send(type, fields = {}) {
+    return this.signaling.send(type, fields);
+  }
+
+  leave() {
+    if (this.phase === "ended") return;
+    this.leaving = true;
+    this.ending = { reason: "left" };
+    this.signaling.send("leave");
+    // The server closes with 1000; do not wait for it longer than a moment.
+    setTimeout(() => this.signaling.close(), 1500);
+    this.finish("left");
+  }
+
+  finish(reason, message = "") {
+    if (this.phase === "ended") return;
+    const [title, defaultMessage] = ENDINGS[reason] || ENDINGS.lost;
+    this.setPhase("ended", { reason, title, message: message || defaultMessage });
+  }
+
+  onMessage(message) {
+    switch (message.type) {
+      case "hello":
+        this.hello = message;
+        if (message.protocol !== PROTOCOL_VERSION) {
+          this.signaling.close();
+          this.finish("version");
+          return;
+        }
+        this.emit("hello", message);
+        if (this.resumeToken || this.joinFields) this.sendJoin();
+        break;
+      case "waiting":
+        this.setPhase("waiting");
+        break;
+      case "joined": {
+        const resumed = this.resuming && this.roster.selfId === message.you.id;
+        this.resuming = false;
+        this.resumeToken = message.resume_token || null;
+        this.roster.reset(message);
+        this.setPhase("joined");
+        this.emit("joined", { message, resumed });
+        break;
+      }
+      case "roster.joined":
+        this.roster.upsert(message.participant);
+        break;
+      case "roster.updated":
+        this.roster.upsert(message.participant);
+        break;
+      case "roster.left":
+        this.emit("left", message);
+        this.roster.remove(message.participant_id);
+        break;
+      case "media.state":
+        this.roster.setMedia(message.participant_id, message);
+        this.emit("mediastate", message);
+        break;
+      case "hand":
+        this.roster.setHands(message.hands || []);
+        this.emit("hand", message);
+        break;
+      case "waiting.list":
+        this.roster.setWaiting(message.waiting || []);
+        break;
+      case "meeting.locked":
+        this.roster.setLocked(message.locked);
+        this.emit("locked", message);
+        break;
+      case "chat.message":
+        this.emit("chat", message);
+        break;
+      case "reaction":
+        this.emit("reaction", message);
+        break;
+      case "signal":
+        this.emit("signal", message);
+        break;
+      case "muted":
+        this.emit("muted", message);
+        break;
+      case "removed":
+        this.ending = { reason: message.reason in ENDINGS ? message.reason : "removed" };
+        break;
+      case "meeting.ended":
+        this.ending = { reason: "ended" };
+        break;
+      case "error":
+        this.onError(message);
+        break;
+      case "pong":
+        break;
+      default:
+        console.debug("session: ignoring", message.type);
+    }
+  }
+
+  onError(message) {
+    this.lastError = message;
+    if (message.code === "replaced") return; // the close (4409) that follows says it all
+    if (this.resuming) this.resumeToken = null;
+    if (!this.joined && this.phase !== "waiting" && JOIN_ERRORS.has(message.code)) {
+      this.emit("joinerror", message);
+      return;
+    }
+    if (message.code in REFUSALS) {
+      this.ending = { reason: "refused", message: REFUSALS[message.code] };
+      return;
+    }
+    this.emit("error", message);
+  }
+
+  onClose({ code, final }) {
+    if (this.phase === "ended") return;
+    if (!final) {
+      // Reconnect with resume_token (hello → join) is automatic; until then we are "reconnecting".
+      if (this.phase === "joined") this.setPhase("reconnecting");
+      return;
+    }
+    if (this.ending) {
+      this.finish(this.ending.reason, this.ending.message);
+    } else if (code === 4409) {
+      this.finish("replaced");
+    } else if (code === 4404) {
+      this.finish("refused", REFUSALS.not_found);
+    } else if (code === 1000 && this.leaving) {
+      this.finish("left");
+    } else if (code === 1000) {
+      this.finish("ended");
+    } else {
+      this.finish("lost", this.lastError?.message || "");
+    }
+  }
+}
