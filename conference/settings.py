@@ -130,7 +130,16 @@ SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": "conference:channels"},
+        "CONFIG": {
+            # channels-redis waits on Redis in 5 s blocking pops; redis-py 8's default 5 s read
+            # timeout turned every idle wait into a TimeoutError that killed the consumer (1011).
+            # No read timeout (the pop has its own); TCP keepalive notices a dead Redis host.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": None, "socket_keepalive": True}],
+            "prefix": "conference:channels",
+            # Per-channel queue: a participant's socket must absorb a join storm's roster deltas.
+            "capacity": 1000,
+            "expiry": 60,
+        },
     }
 }
 
@@ -145,6 +154,7 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "expire-stale-participants": {"task": "meetings.expire_stale_participants", "schedule": 15.0},
+    "send-meeting-reminders": {"task": "scheduling.send_due_reminders", "schedule": 60.0},
 }
 
 # --- Accounts (django-allauth) ----------------------------------------------------------
@@ -298,6 +308,18 @@ MEETING_RECONNECT_GRACE_SECONDS = env.integer("MEETING_RECONNECT_GRACE_SECONDS",
 # STUN/TURN servers handed to browsers, as RTCPeerConnection's iceServers:
 # [{"urls": ["turn:turn.example.org:3478"], "username": "u", "credential": "p"}]
 ICE_SERVERS = validate_ice_servers(env.json("ICE_SERVERS", []))
+
+# --- Scheduling -------------------------------------------------------------------------
+# The site's public address, for links in invitation and reminder emails and calendar feeds
+# (which are built without a request). Defaults to https:// and the first ALLOWED_HOSTS entry.
+_PUBLIC_HOSTS = [host.lstrip(".") for host in ALLOWED_HOSTS if "*" not in host]
+SITE_URL = env.url(
+    "SITE_URL",
+    "http://127.0.0.1:8000" if DEBUG or not _PUBLIC_HOSTS else f"https://{_PUBLIC_HOSTS[0]}",
+    schemes=("http", "https"),
+).rstrip("/")
+# How long before each occurrence the reminder email goes out.
+SCHEDULING_REMINDER_MINUTES = env.integer("SCHEDULING_REMINDER_MINUTES", 15, minimum=1, maximum=1440)
 
 # --- Logging ----------------------------------------------------------------------------
 LOG_LEVEL = env.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))

@@ -301,9 +301,9 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
     async def room_control(self, message: dict[str, Any]) -> None:
         action = message["action"]
         if action == "admitted" and not self.in_room and self.participant_id is not None:
-            snapshot = await database_sync_to_async(room.admitted_snapshot)(self.participant_id)
-            if snapshot is not None:
-                await self.enter_room(snapshot, None)
+            admitted = await database_sync_to_async(room.admitted_snapshot)(self.participant_id)
+            if admitted is not None:
+                await self.enter_room(*admitted)
         elif action == "removed":
             self.gone = True
             self.in_room = False

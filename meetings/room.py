@@ -291,11 +291,15 @@ def do_join(
     return JoinOutcome(participant.id, meeting.pk, participant.role, False, token, snapshot(participant, meeting), None)
 
 
-def admitted_snapshot(participant_id: uuid.UUID) -> dict[str, Any] | None:
-    participant = Participant.objects.select_related("meeting").filter(pk=participant_id).first()
+@transaction.atomic
+def admitted_snapshot(participant_id: uuid.UUID) -> tuple[dict[str, Any], str] | None:
+    """The room as an admitted participant first sees it, with a fresh resume token."""
+    participant = Participant.objects.select_for_update().select_related("meeting").filter(pk=participant_id).first()
     if participant is None or participant.state != ParticipantState.JOINED:
         return None
-    return snapshot(participant, participant.meeting)
+    token = _new_resume_token(participant)
+    participant.save(update_fields=["resume_token_hash"])
+    return snapshot(participant, participant.meeting), token
 
 
 def _ensure_a_host(meeting_id: int) -> None:

@@ -427,6 +427,25 @@ class TestReconnect:
         await back.send({"type": "chat.send", "text": "I'm back"})
         assert (await host.expect("chat.message"))["from"] == other.id
 
+    async def test_someone_admitted_from_the_waiting_room_can_come_back_in_time(
+        self, meeting: Meeting, owner: User, outsider: User
+    ) -> None:
+        host = await RoomClient.connect(meeting.code, owner, name="host")
+        await host.join()
+        await host.expect("waiting.list", waiting=[])
+        guest = await RoomClient.connect(meeting.code, outsider, name="guest")
+        waiting = await guest.knock()
+        await host.expect("waiting.list")
+        await host.send({"type": "host.admit", "participant_id": waiting["participant_id"]})
+        admitted = await guest.expect("joined")
+        await host.expect("roster.joined")
+        await host.expect("waiting.list", waiting=[])
+        await guest.close()
+        back = await RoomClient.connect(meeting.code, outsider, name="back")
+        joined = await back.join(resume_token=admitted["resume_token"])
+        assert joined["you"]["id"] == waiting["participant_id"]
+        await host.assert_silent({"roster.left", "roster.joined", "waiting.list"}, wait=0.5)
+
     async def test_a_token_does_not_work_for_someone_else(self, meeting: Meeting, owner: User, outsider: User) -> None:
         await open_room(meeting)
         _host, other = await host_and_guest(meeting, owner, outsider)
