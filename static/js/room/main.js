@@ -37,6 +37,7 @@ let unreadChat = 0;
 let openPanel = null; // "people" | "chat" | null
 let knownWaiting = new Set();
 let handsSeen = new Set();
+const waitingToasts = new Map(); // waiting participant id → close()
 
 window.__room = { config, media, roster, session, speakers, quality, get transport() { return transport; } };
 
@@ -95,7 +96,7 @@ function setToggle(button, { on, label, iconName, danger }) {
 }
 
 function renderControls() {
-  const { audio, video, screen } = media.state;
+  const { audio, video, screen } = media.intended;
   for (const button of buttons.mic) {
     setToggle(button, { label: audio ? "Turn off microphone" : "Turn on microphone", iconName: audio ? "mic" : "micOff", danger: !audio });
   }
@@ -120,8 +121,8 @@ function renderControls() {
   $("#lock-indicator").hidden = !roster.locked;
 }
 
-for (const button of buttons.mic) button.addEventListener("click", () => media.setMicEnabled(!media.state.audio));
-for (const button of buttons.camera) button.addEventListener("click", () => media.setCameraEnabled(!media.state.video));
+for (const button of buttons.mic) button.addEventListener("click", () => media.setMicEnabled(!media.intended.audio));
+for (const button of buttons.camera) button.addEventListener("click", () => media.setCameraEnabled(!media.intended.video));
 buttons.present.addEventListener("click", togglePresent);
 buttons.hand.addEventListener("click", toggleHand);
 buttons.reactions.addEventListener("click", () => {
@@ -214,8 +215,8 @@ function openDialog(selector) {
 }
 
 installShortcuts({
-  mic: () => media.setMicEnabled(!media.state.audio),
-  camera: () => media.setCameraEnabled(!media.state.video),
+  mic: () => media.setMicEnabled(!media.intended.audio),
+  camera: () => media.setCameraEnabled(!media.intended.video),
   hand: toggleHand,
   chat: () => session.joined && togglePanel("chat"),
   people: () => session.joined && togglePanel("people"),
@@ -243,7 +244,8 @@ function sendMediaState() {
 }
 
 media.addEventListener("track", ({ detail: { slot, track } }) => {
-  if (transport) transport.replaceTrack(slot, track);
+  if (!transport) return; // joining hands the current tracks over
+  transport.replaceTrack(slot, track);
   if (slot === "audio") speakers.setLocalTrack(track);
 });
 media.addEventListener("change", () => {
@@ -255,7 +257,7 @@ media.addEventListener("output", ({ detail: { deviceId } }) => tiles.setOutputDe
 
 // --- Session ----------------------------------------------------------------------------------
 
-function showPhase({ phase, title, message }) {
+function showPhase({ phase, reason, title, message }) {
   app.dataset.phase = phase;
   const inCall = phase === "joined" || phase === "reconnecting";
   $("#prejoin").hidden = !["idle", "connecting", "waiting"].includes(phase);
@@ -268,12 +270,15 @@ function showPhase({ phase, title, message }) {
   if (phase === "ended") {
     $("#ended-title").textContent = title;
     $("#ended-message").textContent = message;
+    // Coming back makes sense after leaving or losing the connection, not after a refusal.
+    $("#rejoin").hidden = !["left", "lost", "replaced", "removed", "version"].includes(reason);
     teardown();
   }
 }
 
 function teardown() {
   for (const dialog of document.querySelectorAll("dialog[open]")) dialog.close();
+  $("#toasts").replaceChildren();
   speakers.stop();
   quality.stop();
   transport?.close();
@@ -307,7 +312,7 @@ session.addEventListener("joined", ({ detail: { message, resumed } }) => {
     speakers.setLocalTrack(media.audioTrack);
     speakers.start(transport, selfId);
     quality.start(transport);
-    if (roster.muteOnEntry && !roster.isHost && media.micOn) {
+    if (roster.muteOnEntry && !roster.isHost && (media.micOn || !media.started)) {
       media.setMicEnabled(false);
       toast("You joined muted. Unmute when you want to speak.");
     }
@@ -368,15 +373,23 @@ roster.addEventListener("change", ({ detail: { what } }) => {
   if (!session.joined && session.phase !== "reconnecting") return;
   if (transport && ["all", "joined", "left"].includes(what)) transport.syncPeers(roster.others().map((p) => p.id));
   if (what === "waiting" && roster.isHost) {
+    const stillWaiting = new Set(roster.waiting.map((p) => p.id));
+    for (const [id, close] of waitingToasts) {
+      if (!stillWaiting.has(id)) {
+        close();
+        waitingToasts.delete(id);
+      }
+    }
     for (const person of roster.waiting) {
       if (knownWaiting.has(person.id)) continue;
-      toast(`${person.name} wants to join`, {
+      const close = toast(`${person.name} wants to join`, {
         timeout: 15000,
         actions: [
           { label: "Admit", onClick: () => session.send("host.admit", { participant_id: person.id }) },
           { label: "View", onClick: () => openPanel !== "people" && togglePanel("people") },
         ],
       });
+      waitingToasts.set(person.id, close);
     }
     knownWaiting = new Set(roster.waiting.map((p) => p.id));
   }

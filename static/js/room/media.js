@@ -34,6 +34,8 @@ export class LocalMedia extends EventTarget {
     this.screenTrack = null;
     this.micOn = true;
     this.camOn = true;
+    this.started = false; // start() has finished (devices opened or refused)
+    this.wanted = { mic: true, camera: true }; // choices made before start() finished
     this.devices = { audioinput: [], videoinput: [], audiooutput: [] };
     this.selected = { audioinput: "", videoinput: "", audiooutput: "", ...savedDevices() };
     this.errors = { audio: "", video: "" };
@@ -61,6 +63,12 @@ export class LocalMedia extends EventTarget {
     };
   }
 
+  /** What the controls show: the state, or before the devices opened, what was chosen. */
+  get intended() {
+    if (this.started) return this.state;
+    return { audio: this.wanted.mic, video: this.wanted.camera, screen: false };
+  }
+
   /** Open microphone and camera for the preview; either may fail on its own. */
   async start() {
     if (!this.supported) {
@@ -75,14 +83,26 @@ export class LocalMedia extends EventTarget {
       });
       this.audioTrack = stream.getAudioTracks()[0] || null;
       this.videoTrack = stream.getVideoTracks()[0] || null;
+      for (const [kind, track] of [["audio", this.audioTrack], ["video", this.videoTrack]]) {
+        track?.addEventListener("ended", () => this.onTrackEnded(kind, track));
+      }
     } catch {
       // One of the two may be missing or denied: try them apart.
       await this.openTrack("audio").catch(() => {});
       await this.openTrack("video").catch(() => {});
     }
-    this.micOn = Boolean(this.audioTrack);
+    if (this.videoTrack && !this.wanted.camera) {
+      this.videoTrack.stop();
+      this.videoTrack = null;
+    }
+    if (this.audioTrack) this.audioTrack.enabled = this.wanted.mic;
+    this.micOn = Boolean(this.audioTrack) && this.wanted.mic;
     this.camOn = Boolean(this.videoTrack);
-    this.rememberSelection();
+    this.started = true;
+    this.selectionFromTracks();
+    // Someone may have joined before the devices opened: hand the tracks over now.
+    this.emit("track", { slot: "audio", track: this.audioTrack });
+    this.emit("track", { slot: "camera", track: this.videoTrack });
     await this.refreshDevices();
     this.emit("change");
   }
@@ -132,10 +152,15 @@ export class LocalMedia extends EventTarget {
     this.emit("change");
   }
 
-  rememberSelection() {
+  /** The devices actually opened become the selection (the browser may pick a default). */
+  selectionFromTracks() {
     const fromTrack = (track) => track?.getSettings?.().deviceId || "";
     if (this.audioTrack) this.selected.audioinput = fromTrack(this.audioTrack) || this.selected.audioinput;
     if (this.videoTrack) this.selected.videoinput = fromTrack(this.videoTrack) || this.selected.videoinput;
+    this.rememberSelection();
+  }
+
+  rememberSelection() {
     try {
       localStorage.setItem(STORAGE_KEY, JSON.stringify(this.selected));
     } catch {
@@ -154,6 +179,12 @@ export class LocalMedia extends EventTarget {
   }
 
   async setMicEnabled(on) {
+    if (!this.started) {
+      this.wanted.mic = on;
+      this.micOn = on;
+      this.emit("change");
+      return;
+    }
     if (on && !this.audioTrack) {
       this.micOn = true;
       try {
@@ -171,6 +202,12 @@ export class LocalMedia extends EventTarget {
   }
 
   async setCameraEnabled(on) {
+    if (!this.started) {
+      this.wanted.camera = on;
+      this.camOn = on;
+      this.emit("change");
+      return;
+    }
     if (on && !this.videoTrack) {
       try {
         await this.openTrack("video");
@@ -207,6 +244,7 @@ export class LocalMedia extends EventTarget {
       const track = await this.openTrack(isAudio ? "audio" : "video");
       this.emit("track", { slot: isAudio ? "audio" : "camera", track });
       old.stop();
+      this.selectionFromTracks();
     } catch {
       // openTrack recorded the error; the old track stays in use
     }

@@ -26,7 +26,7 @@
 
 const SLOT_KIND = { audio: "audio", camera: "video", screen: "video" };
 const DISCONNECTED_GRACE_MS = 4000;
-const WAIT_FOR_OFFER_MS = 3000;
+const WAIT_FOR_OFFER_MS = 8000;
 const WATCHDOG_MS = 1000;
 const OFFER_RESEND_MS = 4000;
 const STUCK_NEW_MS = 6000;
@@ -41,6 +41,7 @@ class Peer {
     this.remoteSlots = new Map(); // mid → slot the other side sends there
     this.remoteTracks = new Map(); // slot → MediaStreamTrack
     this.makingOffer = false;
+    this.offering = null;
     this.ignoreOffer = false;
     this.queue = Promise.resolve();
     this.closed = false;
@@ -101,7 +102,12 @@ class Peer {
     return slots;
   }
 
-  async negotiate() {
+  negotiate() {
+    this.offering = this.makeOffer();
+    return this.offering;
+  }
+
+  async makeOffer() {
     if (this.closed) return;
     try {
       this.makingOffer = true;
@@ -132,6 +138,9 @@ class Peer {
       const collision = description.type === "offer" && !readyForOffer;
       this.ignoreOffer = !this.polite && collision;
       if (this.ignoreOffer) return;
+      // Polite and our own offer still being set: let it finish, then roll it back. (Rolling
+      // back over a pending setLocalDescription left Chromium 156 without ICE candidates.)
+      if (collision && this.makingOffer) await this.offering;
       for (const [mid, slot] of Object.entries(data.slots || {})) {
         if (slot in SLOT_KIND) this.remoteSlots.set(mid, slot);
       }

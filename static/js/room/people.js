@@ -115,10 +115,16 @@ export class PeoplePanel {
     const isSelf = id === this.roster.selfId;
     const details = [isSelf ? "You" : null, ROLE_NAMES[role], participant.guest ? "Guest" : null, participant.screen ? "Presenting" : null].filter(Boolean);
     const controls = [];
+    // A host sees a live microphone as the button that mutes it; everyone else sees its state.
+    const canMute = isHost && !isSelf && participant.audio;
+    const mic = canMute
+      ? h("button", { type: "button", class: "icon-button small person-mic", "aria-label": `Mute ${name}`, title: `Mute ${name}`, onclick: () => this.session.send("host.mute", { participant_id: id }) }, icon("mic", { size: 20 }))
+      : h(
+          "span",
+          { class: `person-mic${participant.audio ? "" : " off"}`, role: "img", "aria-label": `${name}: microphone ${participant.audio ? "on" : "off"}` },
+          icon(participant.audio ? "mic" : "micOff", { size: 20 }),
+        );
     if (isHost && !isSelf) {
-      if (participant.audio) {
-        controls.push(h("button", { type: "button", class: "icon-button small", "aria-label": `Mute ${name}`, title: `Mute ${name}`, onclick: () => this.session.send("host.mute", { participant_id: id }) }, icon("mic", { size: 20 })));
-      }
       const more = h("button", { type: "button", class: "icon-button small", "aria-label": `More actions for ${name}`, "aria-haspopup": "menu", "aria-expanded": "false", title: "More actions" }, icon("more", { size: 20 }));
       more.addEventListener("click", () => openMenuFor(more, this.menuItems(participant)));
       controls.push(more);
@@ -128,12 +134,8 @@ export class PeoplePanel {
       { class: "person", dataset: { participantId: id } },
       avatar(participant),
       h("span", { class: "person-name" }, h("span", { text: name }), details.length ? h("span", { class: "person-role", text: details.join(" · ") }) : null),
-      participant.hand ? h("span", { class: "person-hand", role: "img", "aria-label": `${name}: hand raised`, text: "✋" }) : null,
-      h(
-        "span",
-        { class: `person-mic${participant.audio ? "" : " off"}`, role: "img", "aria-label": `${name}: microphone ${participant.audio ? "on" : "off"}` },
-        icon(participant.audio ? "mic" : "micOff", { size: 20 }),
-      ),
+      participant.hand ? h("span", { class: "person-hand", role: "img", "aria-label": `${name}: hand raised` }, icon("hand", { size: 20 })) : null,
+      mic,
       controls,
     );
   }

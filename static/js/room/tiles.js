@@ -40,7 +40,7 @@ class Tile {
     this.avatar.style.setProperty("--hue", String(hueFor(participant.id)));
     this.name = h("span", { class: "tile-name" });
     this.mic = h("span", { class: "tile-mic", role: "img" }, icon("micOff", { size: 18 }));
-    this.hand = h("span", { class: "tile-hand", role: "img" }, "✋");
+    this.hand = h("span", { class: "tile-hand", role: "img" }, icon("hand", { size: 18 }));
     this.quality = h("span", { class: "tile-quality", role: "img", hidden: true }, signalBars());
     this.el = h(
       "div",

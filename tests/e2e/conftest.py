@@ -1,0 +1,131 @@
+"""Browser end-to-end fixtures: a real daphne (ASGI, WebSockets) on the test database, and
+headless Chromium (Debian's ``chromium``) driven by Playwright with a fake camera and microphone.
+
+pytest-django's ``live_server`` speaks WSGI only, so ``asgi_server`` starts daphne in a
+subprocess on the database of the ``transactional_db`` fixture (data committed by the test is
+visible to it) and the Redis of the test run (``REDIS_URL``).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.db import connection, connections
+from playwright.sync_api import Browser, Playwright, sync_playwright
+
+from tests.e2e.support import AsgiServer
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+# See MEDIA-NOTES.md ("Chromium"). The fake UI flag also answers getDisplayMedia: headless
+# Chromium 156 then captures a synthetic 1280x720 "screen" without any picker, so no
+# --auto-select-*-capture-source flag is needed (they made no difference here).
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--autoplay-policy=no-user-gesture-required",
+]
+SERVER_START_TIMEOUT = 60.0
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    password = f":{quote(str(db['PASSWORD']), safe='')}" if db.get("PASSWORD") else ""
+    return f"postgres://{quote(str(db['USER']), safe='')}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:  # noqa: S310 (our own http URL)
+            return int(response.status) == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+@pytest.fixture
+def asgi_server(transactional_db: None, tmp_path: Path) -> Iterator[AsgiServer]:
+    port = _free_port()
+    env = {
+        **{key: value for key, value in os.environ.items() if key != "DJANGO_ALLOW_ASYNC_UNSAFE"},
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": _database_url(),
+        # The test settings run with DEBUG off, so session cookies are Secure and Chromium
+        # would not send them back over plain http to 127.0.0.1. Only this process is told
+        # otherwise; the production default stays secure.
+        "SECURE_COOKIES": "false",
+        "LOG_LEVEL": "WARNING",
+    }
+    log = tmp_path / "daphne.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(  # noqa: S603 (a fixed command line)
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "conference.asgi:application"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    server = AsgiServer(url=f"http://127.0.0.1:{port}", process=process, log=log)
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        while not _healthy(server.url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"daphne did not come up on port {port}:\n{server.log_tail()}")
+            time.sleep(0.2)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+    # Shown by pytest only when the test fails.
+    print(f"--- daphne log (tail) ---\n{server.log_tail()}")
+    crashes = server.log.read_text(errors="replace").count("Exception inside application")
+    assert crashes == 0, f"the server logged {crashes} unhandled exception(s):\n{server.log_tail(200)}"
+
+
+@pytest.fixture
+def playwright(monkeypatch: pytest.MonkeyPatch) -> Iterator[Playwright]:
+    """Playwright's driver, stopped at the end of each test: its sync API keeps an asyncio loop
+    running in this thread, and Django refuses ORM calls (test data, force_login, the database
+    flush after the test) while one runs. Only the driver uses that loop, so the ORM is safe
+    meanwhile; the daphne subprocess does not inherit the override (see asgi_server)."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install the Debian package chromium (scripts/install does)")
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as driver:
+        yield driver
+        # Django's connections are context-local: one opened while the driver's loop ran must be
+        # closed now, or it keeps the test database from being dropped at the end of the run.
+        connections.close_all()
+
+
+@pytest.fixture
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, headless=True)
+    try:
+        yield chromium
+    finally:
+        chromium.close()
