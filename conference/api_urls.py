@@ -1,6 +1,6 @@
 """The versioned REST API, composed from each app's API module."""
 
-from django.urls import path
+from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from conference.accounts.api import MeView
@@ -14,4 +14,5 @@ urlpatterns = [
     path("me/", MeView.as_view(), name="api-me"),
     path("join-info/<str:code>/", JoinInfoView.as_view(), name="api-join-info"),
     *router.urls,
+    path("", include("scheduling.api_urls")),
 ]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from conference.accounts.models import User
 from conference.api import ApiError
@@ -111,6 +112,15 @@ def do_end_meeting(meeting: Meeting) -> Meeting:
         end_for_all(Meeting.objects.select_for_update().get(pk=meeting.pk), by=None)
         meeting.refresh_from_db()
     return meeting
+
+
+def do_reopen_meeting(meeting_id: int) -> bool:
+    """An ended meeting becomes joinable again with the same link (the next occurrence of a
+    scheduled series). Returns True when it was ended and is now open."""
+    reopened = Meeting.objects.filter(pk=meeting_id, status=MeetingStatus.ENDED).update(
+        status=MeetingStatus.SCHEDULED, ended_at=None, updated_at=timezone.now()
+    )
+    return reopened > 0
 
 
 def do_delete_meeting(meeting: Meeting) -> None:
