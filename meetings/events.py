@@ -14,6 +14,7 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+from django.db.models import QuerySet
 
 from meetings.models import ChatMessage, Participant
 
@@ -34,17 +35,41 @@ def iso(value: Any) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
+#: The participant columns a client sees (``participant_json`` / ``roster_json``).
+PARTICIPANT_FIELDS = (
+    "id",
+    "display_name",
+    "role",
+    "user_id",
+    "audio",
+    "video",
+    "screen",
+    "hand_raised_at",
+    "joined_at",
+)
+
+
 def participant_json(participant: Participant) -> dict[str, Any]:
+    return _participant_row_json({name: getattr(participant, name) for name in PARTICIPANT_FIELDS})
+
+
+def roster_json(participants: QuerySet[Participant]) -> list[dict[str, Any]]:
+    """Like ``participant_json`` for every row, from plain column values: a join snapshot of a
+    large room builds no model instances (that was a third of a join storm's CPU)."""
+    return [_participant_row_json(row) for row in participants.values(*PARTICIPANT_FIELDS)]
+
+
+def _participant_row_json(row: dict[str, Any]) -> dict[str, Any]:
     return {
-        "id": str(participant.id),
-        "name": participant.display_name,
-        "role": participant.role,
-        "guest": participant.user_id is None,
-        "audio": participant.audio,
-        "video": participant.video,
-        "screen": participant.screen,
-        "hand": iso(participant.hand_raised_at),
-        "joined_at": iso(participant.joined_at),
+        "id": str(row["id"]),
+        "name": row["display_name"],
+        "role": row["role"],
+        "guest": row["user_id"] is None,
+        "audio": row["audio"],
+        "video": row["video"],
+        "screen": row["screen"],
+        "hand": iso(row["hand_raised_at"]),
+        "joined_at": iso(row["joined_at"]),
     }
 
 

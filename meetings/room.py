@@ -31,6 +31,7 @@ from meetings.events import (
     meeting_group,
     participant_group,
     participant_json,
+    roster_json,
     send_on_commit,
 )
 from meetings.models import (
@@ -153,7 +154,7 @@ def hands_order(meeting_id: int) -> list[str]:
 
 
 def notify_waiting_list(meeting_id: int) -> None:
-    waiting = [participant_json(p) for p in waiting_participants(meeting_id)]
+    waiting = roster_json(waiting_participants(meeting_id))
     send_on_commit(hosts_group(meeting_id), {"type": "waiting.list", "waiting": waiting})
 
 
@@ -179,7 +180,7 @@ def snapshot(participant: Participant, meeting: Meeting) -> dict[str, Any]:
     return {
         "type": "joined",
         "you": participant_json(participant),
-        "roster": [participant_json(p) for p in joined_participants(meeting.pk).order_by("joined_at")],
+        "roster": roster_json(joined_participants(meeting.pk).order_by("joined_at")),
         "chat": chat_history(participant),
         "hands": hands_order(meeting.pk),
         "meeting": {

@@ -190,6 +190,15 @@ class TestSettings:
 
 
 class TestEndAndDelete:
+    def test_the_settings_page_offers_end_and_delete(self, owner_client: Client, meeting: Meeting) -> None:
+        html = owner_client.get(f"/m/{meeting.code}/settings").content.decode()
+        assert f'action="/m/{meeting.code}/end"' in html
+        assert f'action="/m/{meeting.code}/delete"' in html
+        owner_client.post(f"/m/{meeting.code}/end")
+        html = owner_client.get(f"/m/{meeting.code}/settings").content.decode()
+        assert f'action="/m/{meeting.code}/end"' not in html
+        assert f'action="/m/{meeting.code}/delete"' in html
+
     def test_the_owner_ends_and_deletes(self, owner_client: Client, meeting: Meeting) -> None:
         owner_client.post(f"/m/{meeting.code}/end")
         meeting.refresh_from_db()

@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from channels.db import database_sync_to_async as sync_to_async
+from channels.layers import get_channel_layer
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from conference.accounts.models import User
+from meetings import room_activity
 from meetings.models import ChatMessage, Meeting, MeetingBan, MeetingStatus, Participant, ParticipantState
 from tests.factories import make_user
 from tests.room_client import RoomClient, close_all_clients
@@ -493,6 +495,39 @@ class TestBadInput:
         await host.assert_silent({"error", "chat.message"})
         await other.send({"type": "chat.send", "text": "still here"})
         await host.expect("chat.message", text="still here")
+
+    async def test_a_failing_action_gets_an_error_and_the_room_goes_on(
+        self, meeting: Meeting, owner: User, outsider: User, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        await open_room(meeting)
+        host, other = await host_and_guest(meeting, owner, outsider)
+
+        def broken(*args: Any) -> None:
+            raise RuntimeError("database went away")
+
+        monkeypatch.setattr(room_activity, "do_send_chat", broken)
+        await other.send({"type": "chat.send", "text": "lost?"})
+        await other.expect_error("internal_error")
+        await host.assert_silent({"error", "chat.message"})
+        monkeypatch.undo()
+        await other.send({"type": "chat.send", "text": "still here"})
+        await host.expect("chat.message", text="still here")
+
+    async def test_a_crashed_connection_leaves_like_a_dropped_one(
+        self, meeting: Meeting, owner: User, outsider: User, settings: SettingsWrapper
+    ) -> None:
+        settings.MEETING_RECONNECT_GRACE_SECONDS = 1
+        await open_room(meeting)
+        host, other = await host_and_guest(meeting, owner, outsider)
+        channel = await sync_to_async(lambda: Participant.objects.get(pk=other.id).channel_name)()
+        layer = get_channel_layer()
+        assert layer is not None
+        # A channel-layer message the consumer has no handler for makes Channels raise inside it.
+        await layer.send(channel, {"type": "no.such.handler"})
+        with pytest.raises(ValueError, match="No handler"):
+            await other.communicator.receive_output(5)
+        left = await host.expect("roster.left", timeout=10)
+        assert (left["participant_id"], left["reason"]) == (other.id, "disconnected")
 
     async def test_oversized_frames_close_the_connection(self, meeting: Meeting, owner: User, outsider: User) -> None:
         await open_room(meeting)
