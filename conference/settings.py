@@ -308,6 +308,12 @@ MEETING_RECONNECT_GRACE_SECONDS = env.integer("MEETING_RECONNECT_GRACE_SECONDS",
 # STUN/TURN servers handed to browsers, as RTCPeerConnection's iceServers:
 # [{"urls": ["turn:turn.example.org:3478"], "username": "u", "credential": "p"}]
 ICE_SERVERS = validate_ice_servers(env.json("ICE_SERVERS", []))
+# Meetings move from peer-to-peer to an SFU worker when this many people are in the room.
+MEETING_SFU_THRESHOLD = env.integer("MEETING_SFU_THRESHOLD", 5, minimum=2, maximum=1000)
+# In SFU meetings each browser receives the audio of this many loudest speakers...
+MEETING_SFU_AUDIO_SLOTS = env.integer("MEETING_SFU_AUDIO_SLOTS", 3, minimum=1, maximum=8)
+# ...and at most this many camera videos (the tiles on screen, else the last speakers).
+MEETING_SFU_VIDEO_SLOTS = env.integer("MEETING_SFU_VIDEO_SLOTS", 9, minimum=1, maximum=25)
 
 # --- Scheduling -------------------------------------------------------------------------
 # The site's public address, for links in invitation and reminder emails and calendar feeds

@@ -13,7 +13,7 @@ import logging
 import uuid
 import weakref
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from channels.layers import get_channel_layer
@@ -99,10 +99,35 @@ class ReactionAggregator:
             await asyncio.gather(self._task, return_exceptions=True)
 
 
+class KeyedTasks:
+    """At most one running task per key (e.g. one move to the SFU per meeting); kept, so that
+    ``stop()`` can cancel and await them, and failures are logged."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    def start_once(self, key: str, work: Callable[[], Coroutine[Any, Any, None]]) -> bool:
+        running = self._tasks.get(key)
+        if running is not None and not running.done():
+            return False
+        task = asyncio.get_running_loop().create_task(work(), name=f"task-{key}")
+        self._tasks[key] = task
+        task.add_done_callback(_log_failure)
+        task.add_done_callback(lambda done: self._tasks.pop(key, None) if self._tasks.get(key) is done else None)
+        return True
+
+    async def stop(self) -> None:
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
 class LoopServices:
     def __init__(self) -> None:
         self.grace_timers = GraceTimers()
         self.reactions = ReactionAggregator()
+        self.tasks = KeyedTasks()
 
 
 _services: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopServices] = weakref.WeakKeyDictionary()

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from autobahn.exception import Disconnected
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
@@ -24,6 +25,8 @@ from meetings.events import hosts_group, meeting_group, participant_group, parti
 from meetings.models import HOST_ROLES, LeaveReason
 from meetings.protocol import MAX_FRAME_BYTES, ProtocolError, error_message, parse_client_message
 from meetings.ratelimit import TokenBucket
+from meetings.sfu import room_group as sfu_room_group
+from meetings.sfu_relay import SfuSession, move_to_sfu_if_needed
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +64,18 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         if message["type"] == "room.event":
             await self.room_event(message)
             return
+        if message["type"] == "sfu.notify":
+            await self.sfu_notify(message)
+            return
         await super().dispatch(message)
+
+    async def send_json(self, content: Any, close: bool = False) -> None:
+        try:
+            await super().send_json(content, close=close)
+        except (OSError, Disconnected):
+            # The client went away while an event was on its way to it; websocket.disconnect
+            # (and the usual bookkeeping) follows. Not a failure of this connection's handling.
+            logger.debug("meeting %s: dropped a message to a closed socket", getattr(self, "code", "?"))
 
     async def connect(self) -> None:
         self.code: str = self.scope["url_route"]["kwargs"]["code"]
@@ -73,6 +87,8 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         self.groups_joined: set[str] = set()
         self.present_ids: set[str] = set()
         self.passcode_failures = 0
+        self.topology = "mesh"
+        self.sfu: SfuSession | None = None
         self.strikes = 0
         self.message_bucket = TokenBucket(rate=50, burst=100)
         self.chat_bucket = TokenBucket(rate=1, burst=5)
@@ -90,6 +106,8 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         if self.released or not hasattr(self, "groups_joined"):
             return
         self.released = True
+        if self.sfu is not None:
+            await self.sfu.leave()
         for group in list(self.groups_joined):
             await self.channel_layer.group_discard(group, self.channel_name)
         self.groups_joined.clear()
@@ -184,6 +202,9 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
             protocol.HandLower: self.on_hand_lower,
             protocol.MediaState: self.on_media_state,
             protocol.Signal: self.on_signal,
+            protocol.MediaOffer: self.on_media_offer,
+            protocol.MediaIce: self.on_media_ice,
+            protocol.MediaView: self.on_media_view,
             protocol.HostAdmit: self.on_host_admit,
             protocol.HostDeny: self.on_host_deny,
             protocol.HostAdmitAll: self.on_host_admit_all,
@@ -240,12 +261,16 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         await self.add_group(meeting_group(self.meeting_id))
         self.in_room = True
         self.present_ids = {participant["id"] for participant in snapshot["roster"]}
+        self.topology = snapshot["media"]["topology"]
         payload = dict(snapshot)
         if resume_token is not None:
             payload["resume_token"] = resume_token
         await self.send_json(payload)
         if self.role in HOST_ROLES:
             await self.become_host()
+        meeting_id = self.meeting_id
+        # In the background: asking for a worker must not hold up this connection's messages.
+        services().tasks.start_once(f"sfu-move-{meeting_id}", lambda: move_to_sfu_if_needed(meeting_id, snapshot))
 
     async def become_host(self) -> None:
         assert self.meeting_id is not None
@@ -286,6 +311,40 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         event = {"type": "signal", "from": str(self.participant_id), "kind": message.kind, "data": message.data}
         await self.channel_layer.group_send(participant_group(target), {"type": "room.event", "event": event})
 
+    # --- media through an SFU worker (docs/protocol.md, "Media (SFU)") ----------------------
+    def sfu_session(self) -> SfuSession:
+        if self.topology != "sfu":
+            raise ProtocolError("not_sfu", "This meeting's media is peer-to-peer; use signal messages.")
+        assert self.meeting_id is not None
+        assert self.participant_id is not None
+        if self.sfu is None:
+            self.sfu = SfuSession(self.meeting_id, self.participant_id)
+        return self.sfu
+
+    async def on_media_offer(self, message: protocol.MediaOffer) -> None:
+        session = self.sfu_session()
+        assert self.meeting_id is not None
+        await self.add_group(sfu_room_group(str(self.meeting_id)))
+        answer = await session.offer(message.sdp, dict(message.roles) if message.roles else None, message.restart)
+        await self.send_json({"type": "media.answer", "sdp": answer})
+
+    async def on_media_ice(self, message: protocol.MediaIce) -> None:
+        await self.sfu_session().ice(message.candidate)
+
+    async def on_media_view(self, message: protocol.MediaView) -> None:
+        unknown = [pid for pid in [*(message.tiles or []), message.stage] if pid and pid not in self.present_ids]
+        if unknown:
+            raise ProtocolError("no_such_participant", "No such participant in this meeting.", field="tiles")
+        view = {"tiles": message.tiles, "stage": message.stage, "sizes": dict(message.sizes)}
+        await self.sfu_session().view(view)
+
+    async def sfu_notify(self, message: dict[str, Any]) -> None:
+        if self.sfu is None or not self.in_room:
+            return
+        event = self.sfu.client_event(message)
+        if event is not None:
+            await self.send_json(event)
+
     async def on_host_admit(self, message: protocol.HostAdmit) -> None:
         await database_sync_to_async(host_controls.do_admit)(self.participant_id, message.participant_id)
 
@@ -324,7 +383,9 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
             return
         if kind == "waiting.list" and self.role not in HOST_ROLES:
             return
-        if kind == "roster.joined":
+        if kind == "media.topology":
+            self.topology = event["topology"]
+        elif kind == "roster.joined":
             if event["participant"]["id"] == str(self.participant_id):
                 return  # already in this client's `joined` snapshot
             self.present_ids.add(event["participant"]["id"])

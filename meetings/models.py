@@ -9,6 +9,7 @@ from django.db import models
 from django.urls import reverse
 
 from meetings.codes import new_code
+from meetings.topology import Topology
 
 
 class MeetingStatus(models.TextChoices):
@@ -34,6 +35,13 @@ class Meeting(models.Model):
     )
     status = models.CharField(max_length=10, choices=MeetingStatus.choices, default=MeetingStatus.SCHEDULED)
     locked = models.BooleanField(default=False, help_text="A locked meeting refuses newcomers (hosts excepted).")
+    topology = models.CharField(
+        max_length=4,
+        choices=Topology.choices,
+        default=Topology.MESH,
+        editable=False,
+        help_text="How the room's media travels now: peer-to-peer or through an SFU worker.",
+    )
     co_hosts = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="co_hosted_meetings")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -101,6 +101,37 @@ class Signal(ClientMessage):
     data: Annotated[dict[str, Any], AfterValidator(_small_json)]
 
 
+MediaRole = Literal["audio", "camera-high", "camera-low", "screen"]
+Mid = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+ParticipantKey = Annotated[str, StringConstraints(pattern=r"^[0-9a-f-]{32,36}$")]
+
+
+class MediaOffer(ClientMessage):
+    """SFU meetings: the browser's offer to the worker (answered with ``media.answer``)."""
+
+    type: Literal["media.offer"]
+    sdp: Annotated[str, StringConstraints(min_length=1, max_length=MAX_FRAME_BYTES - 4096)]
+    roles: Annotated[dict[Mid, MediaRole], Field(max_length=16)] | None = None
+    #: A new RTCPeerConnection (first one, or after a failure): the worker starts this peer over.
+    restart: bool = False
+
+
+class MediaIce(ClientMessage):
+    type: Literal["media.ice"]
+    candidate: Annotated[dict[str, Any], AfterValidator(_small_json)] | None
+
+
+class MediaView(ClientMessage):
+    """SFU meetings: the videos this browser shows (``tiles``; null = follow the speakers), the
+    one on the stage, and tile heights in pixels, so the worker sends only those, in the fitting
+    quality."""
+
+    type: Literal["media.view"]
+    tiles: Annotated[list[ParticipantKey], Field(max_length=100)] | None = None
+    stage: ParticipantKey | None = None
+    sizes: Annotated[dict[ParticipantKey, Annotated[int, Field(ge=0, le=4320)]], Field(max_length=100)] = {}
+
+
 class HostAdmit(ClientMessage):
     type: Literal["host.admit"]
     participant_id: uuid.UUID
@@ -151,7 +182,9 @@ HostMessage = (
     HostAdmit | HostDeny | HostAdmitAll | HostMute | HostMuteAll | HostRemove | HostLock | HostUnlock | HostEnd
     | HostMakeCohost
 )  # fmt: skip
-ParticipantMessage = Leave | ChatSend | ReactionSend | HandRaise | HandLower | MediaState | Signal
+ParticipantMessage = (
+    Leave | ChatSend | ReactionSend | HandRaise | HandLower | MediaState | Signal | MediaOffer | MediaIce | MediaView
+)  # fmt: skip
 AnyClientMessage = Annotated[Ping | Join | ParticipantMessage | HostMessage, Field(discriminator="type")]
 _client_adapter: TypeAdapter[AnyClientMessage] = TypeAdapter(AnyClientMessage)
 

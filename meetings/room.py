@@ -44,6 +44,7 @@ from meetings.models import (
     ParticipantState,
 )
 from meetings.protocol import PROTOCOL_VERSION, ProtocolError
+from meetings.topology import Topology, media_config
 
 CLOSE_REFUSED = 4403
 CLOSE_NOT_FOUND = 4404
@@ -189,7 +190,7 @@ def snapshot(participant: Participant, meeting: Meeting) -> dict[str, Any]:
             "locked": meeting.locked,
             "mute_on_entry": meeting.mute_on_entry,
         },
-        "media": {"topology": "mesh", "ice_servers": settings.ICE_SERVERS},
+        "media": media_config(meeting.topology),
     }
 
 
@@ -349,7 +350,9 @@ def leave(participant: Participant, reason: LeaveReason) -> None:
     if participant.role == ParticipantRole.HOST:
         _ensure_a_host(meeting_id)
     if not joined_participants(meeting_id).exists():
+        # An empty room starts over: the next people meet peer-to-peer until the threshold.
         Meeting.objects.filter(pk=meeting_id, status=MeetingStatus.LIVE).update(status=MeetingStatus.SCHEDULED)
+        Meeting.objects.filter(pk=meeting_id, topology=Topology.SFU).update(topology=Topology.MESH)
 
 
 @transaction.atomic

@@ -6,7 +6,9 @@ refusal of someone who must not get in.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from django.core.cache import cache
@@ -17,6 +19,7 @@ from conference.accounts.actions import do_create_api_token
 from conference.accounts.models import User
 from meetings.models import Meeting
 from tests.factories import make_meeting, make_user
+from tests.sfu_workers import SfuWorker, SfuWorkers
 
 
 @pytest.fixture(autouse=True)
@@ -97,3 +100,22 @@ def member_client(member: User) -> Client:
 @pytest.fixture
 def outsider_client(outsider: User) -> Client:
     return logged_in(outsider)
+
+
+@pytest.fixture
+def sfu_workers(tmp_path: Path) -> Iterator[SfuWorkers]:
+    """Real SFU worker processes (``python -m media_workers``), started by the test with
+    ``start()``, on the test Redis and the test run's channel-layer prefix, with Redis keys of
+    this test's own. All are stopped at the end."""
+    workers = SfuWorkers(folder=tmp_path, key_prefix=f"sfu-e2e-{uuid.uuid4().hex[:8]}")
+    try:
+        yield workers
+    finally:
+        workers.stop_all()
+    for worker in workers.started:
+        print(f"--- SFU worker {worker.worker_id} log (tail) ---\n{worker.log_tail()}")
+
+
+@pytest.fixture
+def sfu_worker(sfu_workers: SfuWorkers) -> SfuWorker:
+    return sfu_workers.start()

@@ -17,6 +17,7 @@ from django.test import Client
 from conference.accounts.models import User
 from conference.asgi import application
 from meetings.background import services
+from meetings.sfu import close_sfu_client
 
 ORIGIN = b"http://testserver"
 TIMEOUT = 10.0
@@ -43,6 +44,8 @@ async def close_all_clients() -> None:
     (Open consumers are cancelled with the test's event loop.)"""
     await services().grace_timers.stop()
     await services().reactions.stop()
+    await services().tasks.stop()
+    await close_sfu_client()
     await sync_to_async(connections.close_all)()
     # The channel layer keeps per-event-loop receive state; the next test runs on a new loop.
     channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)

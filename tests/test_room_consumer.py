@@ -13,7 +13,7 @@ from channels.layers import get_channel_layer
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from conference.accounts.models import User
-from meetings import room_activity
+from meetings import room_activity, sfu_relay
 from meetings.models import ChatMessage, Meeting, MeetingBan, MeetingStatus, Participant, ParticipantState
 from tests.factories import make_user
 from tests.room_client import RoomClient, close_all_clients
@@ -557,6 +557,9 @@ PARTICIPANT_MESSAGES: list[dict[str, Any]] = [
     {"type": "hand.lower"},
     {"type": "media.state", "audio": True, "video": True, "screen": False},
     {"type": "signal", "to": "00000000-0000-0000-0000-000000000001", "kind": "offer", "data": {}},
+    {"type": "media.offer", "sdp": "v=0"},
+    {"type": "media.ice", "candidate": None},
+    {"type": "media.view", "tiles": None},
 ]
 SOMEONE = "00000000-0000-0000-0000-000000000001"
 HOST_MESSAGES: list[dict[str, Any]] = [
@@ -603,3 +606,48 @@ class TestRefusals:
         await first.expect("joined")
         await second.expect("joined")
         await host.expect("waiting.list", waiting=[])
+
+
+class TestSfuMedia:
+    """The SFU relay's refusals; media through a real worker is in tests/test_sfu_meeting.py."""
+
+    async def test_sfu_messages_are_refused_in_a_peer_to_peer_meeting(
+        self, meeting: Meeting, owner: User, outsider: User
+    ) -> None:
+        await open_room(meeting)
+        host, other = await host_and_guest(meeting, owner, outsider)
+        assert other.joined["media"]["topology"] == "mesh"
+        for message in ({"type": "media.offer", "sdp": "v=0"}, {"type": "media.ice", "candidate": None}):
+            await other.send(message)
+            await other.expect_error("not_sfu")
+        await host.assert_silent({"error", "media.answer"})
+
+    async def test_without_a_worker_an_offer_gets_sfu_unavailable(
+        self, meeting: Meeting, owner: User, outsider: User, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(sfu_relay, "ASSIGN_TIMEOUT", 0.5)
+        await open_room(meeting, topology="sfu")
+        host, other = await host_and_guest(meeting, owner, outsider)
+        assert other.joined["media"] == {**other.joined["media"], "topology": "sfu", "video_slots": 9}
+        await other.send({"type": "media.offer", "sdp": "v=0\r\n", "restart": True})
+        await other.expect_error("sfu_unavailable")
+        await host.assert_silent({"error", "media.answer"})
+        await other.send({"type": "chat.send", "text": "still here"})
+        await host.expect("chat.message", text="still here")
+
+    async def test_a_view_names_only_people_in_the_room(self, meeting: Meeting, owner: User, outsider: User) -> None:
+        await open_room(meeting, topology="sfu")
+        _host, other = await host_and_guest(meeting, owner, outsider)
+        await other.send({"type": "media.view", "tiles": [SOMEONE]})
+        assert (await other.expect_error("no_such_participant"))["field"] == "tiles"
+        await other.send({"type": "media.view", "tiles": ["not an id"]})
+        assert (await other.expect_error("invalid"))["field"] == "tiles.0"
+
+    async def test_an_empty_room_starts_over_peer_to_peer(self, meeting: Meeting, owner: User) -> None:
+        await open_room(meeting, topology="sfu")
+        host = await RoomClient.connect(meeting.code, owner)
+        assert (await host.join())["media"]["topology"] == "sfu"
+        await host.send({"type": "leave"})
+        await host.expect_closed()
+        await sync_to_async(meeting.refresh_from_db)()
+        assert meeting.topology == "mesh"

@@ -67,10 +67,17 @@ def _healthy(url: str) -> bool:
 
 
 @pytest.fixture
-def asgi_server(transactional_db: None, tmp_path: Path) -> Iterator[AsgiServer]:
+def asgi_env() -> dict[str, str]:
+    """Extra environment for the daphne process (a test module may override this fixture)."""
+    return {}
+
+
+@pytest.fixture
+def asgi_server(transactional_db: None, tmp_path: Path, asgi_env: dict[str, str]) -> Iterator[AsgiServer]:
     port = _free_port()
     env = {
         **{key: value for key, value in os.environ.items() if key != "DJANGO_ALLOW_ASYNC_UNSAFE"},
+        **asgi_env,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "DATABASE_URL": _database_url(),
         # The test settings run with DEBUG off, so session cookies are Secure and Chromium
@@ -123,8 +130,14 @@ def playwright(monkeypatch: pytest.MonkeyPatch) -> Iterator[Playwright]:
 
 
 @pytest.fixture
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, headless=True)
+def chromium_args() -> list[str]:
+    """Chromium's command line flags (a test module may override this fixture to add some)."""
+    return list(CHROMIUM_FLAGS)
+
+
+@pytest.fixture
+def browser(playwright: Playwright, chromium_args: list[str]) -> Iterator[Browser]:
+    chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=chromium_args, headless=True)
     try:
         yield chromium
     finally:

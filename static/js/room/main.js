@@ -31,6 +31,7 @@ const session = new MeetingSession(config, roster);
 const speakers = new SpeakerDetector();
 const quality = new QualityMonitor();
 let transport = null;
+let pendingTransport = null; // the next transport while the room moves to another topology
 let layout = "gallery";
 let lastSentState = null;
 let unreadChat = 0;
@@ -246,6 +247,7 @@ function sendMediaState() {
 media.addEventListener("track", ({ detail: { slot, track } }) => {
   if (!transport) return; // joining hands the current tracks over
   transport.replaceTrack(slot, track);
+  pendingTransport?.replaceTrack(slot, track);
   if (slot === "audio") speakers.setLocalTrack(track);
 });
 media.addEventListener("change", () => {
@@ -254,6 +256,58 @@ media.addEventListener("change", () => {
   sendMediaState();
 });
 media.addEventListener("output", ({ detail: { deviceId } }) => tiles.setOutputDevice(deviceId));
+
+// --- Media transport (mesh or SFU; see transport.js) --------------------------------------------
+
+/** A transport for `mediaConfig` with our tracks; its events count only while it is current. */
+function makeTransport(mediaConfig, selfId) {
+  const made = createTransport(mediaConfig, {
+    selfId,
+    sendSignal: (to, kind, data) => session.send("signal", { to, kind, data }),
+    send: (type, fields) => session.send(type, fields),
+  });
+  made.addEventListener("track", ({ detail }) => {
+    if (made === transport) tiles.setRemoteTrack(detail.participantId, detail.slot, detail.track);
+  });
+  made.addEventListener("peerclosed", ({ detail }) => {
+    if (made === transport) tiles.dropParticipant(detail.participantId);
+  });
+  made.addEventListener("peerstate", ({ detail }) => {
+    if (made !== transport || detail.state !== "failed") return;
+    const who = detail.participantId === "sfu" ? "the media server" : roster.name(detail.participantId);
+    toast(`Trouble connecting to ${who}; retrying…`, { timeout: 4000 });
+  });
+  made.addLocalTrack("audio", media.audioTrack);
+  made.addLocalTrack("camera", media.videoTrack);
+  if (media.screenTrack) made.addLocalTrack("screen", media.screenTrack);
+  return made;
+}
+
+function sfuTransport() {
+  return [pendingTransport, transport].find((candidate) => candidate?.kind === "sfu") || null;
+}
+
+/** The room moved (peer-to-peer → SFU): the old transport keeps the call going until the new
+ * one is connected, then hands over the tiles, so nobody sees a gap. */
+function switchTopology(mediaConfig) {
+  if (!transport || mediaConfig.topology === transport.kind || pendingTransport?.kind === mediaConfig.topology) return;
+  pendingTransport?.close();
+  const next = makeTransport(mediaConfig, transport.selfId);
+  pendingTransport = next;
+  next.syncPeers(roster.others().map((p) => p.id));
+  next.addEventListener("ready", () => {
+    if (pendingTransport !== next) return;
+    const old = transport;
+    pendingTransport = null;
+    transport = next;
+    for (const person of roster.others()) tiles.dropParticipant(person.id);
+    next.replay?.();
+    old.close();
+    speakers.start(next, next.selfId);
+    quality.start(next);
+    tiles.render();
+  });
+}
 
 // --- Session ----------------------------------------------------------------------------------
 
@@ -281,6 +335,8 @@ function teardown() {
   $("#toasts").replaceChildren();
   speakers.stop();
   quality.stop();
+  pendingTransport?.close();
+  pendingTransport = null;
   transport?.close();
   transport = null;
   media.stopAll();
@@ -292,23 +348,14 @@ session.addEventListener("joined", ({ detail: { message, resumed } }) => {
   const selfId = message.you.id;
   if (!transport || transport.selfId !== selfId) {
     transport?.close();
+    pendingTransport?.close();
+    pendingTransport = null;
     try {
-      transport = createTransport(message.media, {
-        selfId,
-        sendSignal: (to, kind, data) => session.send("signal", { to, kind, data }),
-      });
+      transport = makeTransport(message.media, selfId);
     } catch (err) {
       toast(err.message, { kind: "error", timeout: 0 });
       return;
     }
-    transport.addEventListener("track", ({ detail }) => tiles.setRemoteTrack(detail.participantId, detail.slot, detail.track));
-    transport.addEventListener("peerclosed", ({ detail }) => tiles.dropParticipant(detail.participantId));
-    transport.addEventListener("peerstate", ({ detail }) => {
-      if (detail.state === "failed") toast(`Trouble connecting to ${roster.name(detail.participantId)}; retrying…`, { timeout: 4000 });
-    });
-    transport.addLocalTrack("audio", media.audioTrack);
-    transport.addLocalTrack("camera", media.videoTrack);
-    if (media.screenTrack) transport.addLocalTrack("screen", media.screenTrack);
     speakers.setLocalTrack(media.audioTrack);
     speakers.start(transport, selfId);
     quality.start(transport);
@@ -330,6 +377,13 @@ session.addEventListener("joined", ({ detail: { message, resumed } }) => {
   renderControls();
 });
 session.addEventListener("signal", ({ detail }) => transport?.handleSignal(detail.from, detail.kind, detail.data));
+session.addEventListener("topology", ({ detail }) => switchTopology(detail));
+session.addEventListener("media.answer", ({ detail }) => {
+  sfuTransport()?.handleAnswer(detail.sdp).catch((err) => console.warn("sfu: bad answer", err));
+});
+session.addEventListener("media.slots", ({ detail }) => sfuTransport()?.setSlots(detail.slots));
+session.addEventListener("media.failed", () => sfuTransport()?.scheduleRestart());
+session.addEventListener("speaker", ({ detail }) => speakers.setDominant(detail.participant_id));
 session.addEventListener("chat", ({ detail }) => chat.add(detail));
 session.addEventListener("reaction", ({ detail }) => reactions.show(detail.counts));
 session.addEventListener("left", ({ detail }) => {
@@ -372,6 +426,7 @@ $("[data-action=dismiss-muted]").addEventListener("click", () => ($("#muted-noti
 roster.addEventListener("change", ({ detail: { what } }) => {
   if (!session.joined && session.phase !== "reconnecting") return;
   if (transport && ["all", "joined", "left"].includes(what)) transport.syncPeers(roster.others().map((p) => p.id));
+  if (pendingTransport && ["all", "joined", "left"].includes(what)) pendingTransport.syncPeers(roster.others().map((p) => p.id));
   if (what === "waiting" && roster.isHost) {
     const stillWaiting = new Set(roster.waiting.map((p) => p.id));
     for (const [id, close] of waitingToasts) {

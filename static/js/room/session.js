@@ -171,6 +171,15 @@ export class MeetingSession extends EventTarget {
       case "signal":
         this.emit("signal", message);
         break;
+      case "media.topology":
+        this.emit("topology", message);
+        break;
+      case "media.answer":
+      case "media.slots":
+      case "media.failed":
+      case "speaker":
+        this.emit(message.type, message);
+        break;
       case "muted":
         this.emit("muted", message);
         break;

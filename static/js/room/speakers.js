@@ -21,7 +21,14 @@ export class SpeakerDetector extends EventTarget {
     this.lastHeard = new Map();
     this.speaking = new Set();
     this.active = null;
+    this.dominant = undefined; // the SFU's choice (RFC 6464 levels, with hysteresis), when there is one
     this.timer = null;
+  }
+
+  /** In SFU meetings the worker announces the dominant speaker; it decides `active`. */
+  setDominant(id) {
+    this.dominant = id === this.selfId ? this.active : id || null;
+    this.tick();
   }
 
   start(transport, selfId) {
@@ -88,6 +95,7 @@ export class SpeakerDetector extends EventTarget {
     let active = this.active;
     if (loudest && (!active || now - (this.lastHeard.get(active) || 0) > HOLD_MS || !levels.has(active))) active = loudest;
     if (active && !levels.has(active)) active = null;
+    if (this.dominant !== undefined && this.transport.kind === "sfu") active = this.dominant;
     const changed =
       active !== this.active ||
       speaking.size !== this.speaking.size ||

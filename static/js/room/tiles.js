@@ -128,7 +128,16 @@ export class TilesView {
     this.render();
   }
 
+  /** A remote participant's track for a slot; null takes it away (the SFU moved the slot on). */
   setRemoteTrack(participantId, slot, track) {
+    if (!track) {
+      if (slot === "audio") {
+        this.audios.get(participantId)?.remove();
+        this.audios.delete(participantId);
+      } else (slot === "screen" ? this.remoteScreen : this.remoteVideo).delete(participantId);
+      this.render();
+      return;
+    }
     if (slot === "audio") {
       let audio = this.audios.get(participantId);
       if (!audio) {

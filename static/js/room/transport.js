@@ -1,10 +1,16 @@
-// Picks the media transport for the topology the server announced in `joined.media`.
-// Mesh today; an SFU transport implementing the same interface (see mesh.js) plugs in here.
+// Picks the media transport for the topology the server announced (`joined.media`, or a later
+// `media.topology`): peer-to-peer (mesh.js) or through the meeting's SFU worker (sfu.js). Both
+// implement the interface described at the top of mesh.js.
 
 import { MeshTransport } from "./mesh.js";
+import { SfuTransport } from "./sfu.js";
 
-export function createTransport(media, { selfId, sendSignal }) {
+export function createTransport(media, { selfId, sendSignal, send }) {
   const topology = media?.topology || "mesh";
-  if (topology === "mesh") return new MeshTransport({ selfId, sendSignal, iceServers: media?.ice_servers || [] });
+  const iceServers = media?.ice_servers || [];
+  if (topology === "mesh") return new MeshTransport({ selfId, sendSignal, iceServers });
+  if (topology === "sfu") {
+    return new SfuTransport({ selfId, send, iceServers, audioSlots: media.audio_slots, videoSlots: media.video_slots });
+  }
   throw new Error(`This page does not support the “${topology}” media topology; please reload.`);
 }

@@ -1,0 +1,83 @@
+"""Sending already-built RTP/RTCP through a peer's DTLS-SRTP transport with no asyncio work.
+
+aiortc's own send path (``RTCDtlsTransport._send_rtp`` → ``RTCIceTransport._send`` → aioice)
+is three awaited coroutines per datagram. The forwarding path protects with the transport's
+SRTP session and writes to the nominated candidate pair's datagram transport directly; this is
+the same socket and the same session aiortc uses, so ordering and keys are shared with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pylibsrtp
+from aioice.ice import CandidatePair, StunProtocol
+from aiortc.rtcdtlstransport import RTCDtlsTransport, State
+
+
+class TransportWriter:
+    """Synchronous writer for one peer's (bundled) DTLS transport."""
+
+    __slots__ = ("_dtls", "_relayed", "errors")
+
+    def __init__(self, dtls: RTCDtlsTransport) -> None:
+        self._dtls = dtls
+        self._relayed: set[asyncio.Task[None]] = set()
+        self.errors = 0
+
+    @property
+    def ready(self) -> bool:
+        """DTLS is up and a candidate pair is nominated: what is sent now can arrive."""
+        dtls = self._dtls
+        return (
+            dtls._state is State.CONNECTED and dtls._tx_srtp is not None and bool(dtls.transport._connection._nominated)
+        )
+
+    def _write(self, pair: CandidatePair, protected: bytes) -> None:
+        protocol = pair.protocol
+        if type(protocol) is StunProtocol:
+            try:
+                protocol.transport.sendto(protected, pair.remote_addr)
+            except (OSError, RuntimeError, AttributeError):
+                # A socket closed under us (consent lost, peer closing): this subscriber only.
+                self.errors += 1
+            return
+        # A TURN-relayed pair frames data itself (channel data): use its coroutine, tracked.
+        task = asyncio.get_running_loop().create_task(protocol.send_data(protected, pair.remote_addr))
+        self._relayed.add(task)
+        task.add_done_callback(self._relayed.discard)
+
+    def send_rtp(self, data: bytes) -> int:
+        """Protects and sends one RTP packet; returns the bytes sent (0: not connected / failed)."""
+        srtp = self._dtls._tx_srtp
+        pair = self._dtls.transport._connection._nominated.get(1)
+        if srtp is None or pair is None or self._dtls._state is not State.CONNECTED:
+            return 0
+        try:
+            protected = srtp.protect(data)
+        except pylibsrtp.Error:
+            self.errors += 1
+            return 0
+        self._write(pair, protected)
+        return len(protected)
+
+    def send_rtcp(self, data: bytes) -> bool:
+        srtp = self._dtls._tx_srtp
+        pair = self._dtls.transport._connection._nominated.get(1)
+        if srtp is None or pair is None or self._dtls._state is not State.CONNECTED:
+            return False
+        try:
+            protected = srtp.protect_rtcp(data)
+        except pylibsrtp.Error:
+            self.errors += 1
+            return False
+        self._write(pair, protected)
+        return True
+
+
+NTP_EPOCH_OFFSET = 2208988800
+
+
+def ntp_time(unix_time: float) -> int:
+    """64-bit NTP timestamp for a Unix time."""
+    return int((unix_time + NTP_EPOCH_OFFSET) * (1 << 32))

@@ -1,0 +1,124 @@
+"""The meeting WebSocket relays SFU media to a real worker process: a participant's offer (from
+an aiortc peer standing in for a browser) is answered by the worker, the peer connects, and when
+the WebSocket drops the worker lets go of the peer (no leaked peer connections). A room at the
+threshold moves to the worker and everyone is told."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from channels.db import database_sync_to_async as sync_to_async
+from pytest_django.fixtures import Settings as SettingsWrapper
+
+from conference.accounts.models import User
+from meetings.models import Meeting
+from meetings.sfu import SfuError, sfu_client
+from tests.factories import make_user
+from tests.room_client import RoomClient, close_all_clients
+from tests.sfu_workers import SfuWorkers
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def _clean_loop_state() -> AsyncIterator[None]:
+    yield
+    await close_all_clients()
+
+
+@sync_to_async
+def save(meeting: Meeting, **fields: Any) -> None:
+    for name, value in fields.items():
+        setattr(meeting, name, value)
+    meeting.save()
+
+
+async def room_peers(room_id: str) -> list[str]:
+    """The peers the room's worker holds ([] once the room is gone)."""
+    worker = await sfu_client().assign(room_id)
+    try:
+        result = await sfu_client().request(worker.channel, {"method": "room.stats", "room_id": room_id}, 5)
+    except SfuError as exc:
+        if exc.code == "unknown_room":
+            return []
+        raise
+    return list(result["peer_ids"])
+
+
+async def eventually(check: Any, timeout: float = 15.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.2)
+
+
+async def offer_through(client: RoomClient) -> RTCPeerConnection:
+    """An aiortc peer that only receives (one audio and two video slots), negotiated through
+    the meeting WebSocket like the browser does."""
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    pc.addTransceiver("audio", direction="recvonly")
+    pc.addTransceiver("video", direction="recvonly")
+    pc.addTransceiver("video", direction="recvonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    await client.send({"type": "media.offer", "sdp": pc.localDescription.sdp, "restart": True})
+    answer = await client.expect("media.answer", timeout=20)
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
+    return pc
+
+
+async def test_an_offer_is_answered_by_the_worker_and_a_dropped_socket_frees_the_peer(
+    meeting: Meeting, owner: User, sfu_workers: SfuWorkers
+) -> None:
+    await sync_to_async(sfu_workers.start)()
+    await save(meeting, waiting_room=False, topology="sfu")
+    host = await RoomClient.connect(meeting.code, owner, name="host")
+    assert (await host.join())["media"]["topology"] == "sfu"
+    pc = await offer_through(host)
+    try:
+        await eventually(lambda: _connected(pc))
+        room_id = str(meeting.pk)
+        assert await room_peers(room_id) == [host.id]
+        # Someone else in the room cannot speak for the host's peer: the relay uses the sender's id.
+        other = await RoomClient.connect(meeting.code, await sync_to_async(make_user)(), name="other")
+        await other.join()
+        await other.send({"type": "media.ice", "candidate": None})
+        await other.expect_error("not_in_sfu")
+        await host.close()
+
+        async def freed() -> bool:
+            return host.id not in await room_peers(room_id)
+
+        await eventually(freed)
+    finally:
+        await pc.close()
+
+
+async def _connected(pc: RTCPeerConnection) -> bool:
+    return pc.connectionState == "connected"
+
+
+async def test_the_third_join_moves_the_room_to_the_worker(
+    meeting: Meeting, owner: User, sfu_workers: SfuWorkers, settings: SettingsWrapper
+) -> None:
+    settings.MEETING_SFU_THRESHOLD = 3
+    await sync_to_async(sfu_workers.start)()
+    await save(meeting, waiting_room=False)
+    clients = [await RoomClient.connect(meeting.code, owner, name="host")]
+    await clients[0].join()
+    for n in range(2):
+        client = await RoomClient.connect(meeting.code, await sync_to_async(make_user)(), name=f"p{n}")
+        joined = await client.join()
+        assert joined["media"]["topology"] == "mesh"
+        clients.append(client)
+    for client in clients:
+        moved = await client.expect("media.topology", timeout=15)
+        assert (moved["topology"], moved["video_slots"]) == ("sfu", 9)
+    await sync_to_async(meeting.refresh_from_db)()
+    assert meeting.topology == "sfu"
+    late = await RoomClient.connect(meeting.code, await sync_to_async(make_user)(), name="late")
+    assert (await late.join())["media"]["topology"] == "sfu"
