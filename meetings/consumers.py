@@ -332,10 +332,14 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         await self.sfu_session().ice(message.candidate)
 
     async def on_media_view(self, message: protocol.MediaView) -> None:
-        unknown = [pid for pid in [*(message.tiles or []), message.stage] if pid and pid not in self.present_ids]
-        if unknown:
-            raise ProtocolError("no_such_participant", "No such participant in this meeting.", field="tiles")
-        view = {"tiles": message.tiles, "stage": message.stage, "sizes": dict(message.sizes)}
+        # Only people in the room reach the worker. Someone who just left may still be on the
+        # page's screen (the view races with roster.left): dropped quietly, not an error.
+        present = self.present_ids
+        view = {
+            "tiles": None if message.tiles is None else [pid for pid in message.tiles if pid in present],
+            "stage": message.stage if message.stage in present else None,
+            "sizes": {pid: size for pid, size in message.sizes.items() if pid in present},
+        }
         await self.sfu_session().view(view)
 
     async def sfu_notify(self, message: dict[str, Any]) -> None:

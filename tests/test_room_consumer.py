@@ -635,13 +635,18 @@ class TestSfuMedia:
         await other.send({"type": "chat.send", "text": "still here"})
         await host.expect("chat.message", text="still here")
 
-    async def test_a_view_names_only_people_in_the_room(self, meeting: Meeting, owner: User, outsider: User) -> None:
+    async def test_a_view_is_checked_before_it_reaches_a_worker(
+        self, meeting: Meeting, owner: User, outsider: User
+    ) -> None:
         await open_room(meeting, topology="sfu")
         _host, other = await host_and_guest(meeting, owner, outsider)
-        await other.send({"type": "media.view", "tiles": [SOMEONE]})
-        assert (await other.expect_error("no_such_participant"))["field"] == "tiles"
         await other.send({"type": "media.view", "tiles": ["not an id"]})
         assert (await other.expect_error("invalid"))["field"] == "tiles.0"
+        await other.send({"type": "media.view", "sizes": {SOMEONE: 99999}})
+        assert (await other.expect_error("invalid"))["field"] == f"sizes.{SOMEONE}"
+        # A well-formed view before this connection's offer has nothing to apply to.
+        await other.send({"type": "media.view", "tiles": [SOMEONE]})
+        await other.expect_error("not_in_sfu")
 
     async def test_an_empty_room_starts_over_peer_to_peer(self, meeting: Meeting, owner: User) -> None:
         await open_room(meeting, topology="sfu")

@@ -83,6 +83,10 @@ async def test_an_offer_is_answered_by_the_worker_and_a_dropped_socket_frees_the
         await eventually(lambda: _connected(pc))
         room_id = str(meeting.pk)
         assert await room_peers(room_id) == [host.id]
+        # What the page shows reaches the worker; someone who already left is dropped quietly.
+        gone = "00000000-0000-0000-0000-0000000000ff"
+        await host.send({"type": "media.view", "tiles": [gone], "stage": gone, "sizes": {gone: 360}})
+        await host.assert_silent({"error"})
         # Someone else in the room cannot speak for the host's peer: the relay uses the sender's id.
         other = await RoomClient.connect(meeting.code, await sync_to_async(make_user)(), name="other")
         await other.join()

@@ -59,6 +59,7 @@ const tiles = new TilesView({
   audioHost: $("#remote-audio"),
   roster,
   media,
+  onLayout: () => sendView(),
 });
 const people = new PeoplePanel({ root: $("#people-panel"), roster, session });
 const chat = new ChatPanel({
@@ -281,6 +282,15 @@ function makeTransport(mediaConfig, selfId) {
   made.addLocalTrack("camera", media.videoTrack);
   if (media.screenTrack) made.addLocalTrack("screen", media.screenTrack);
   return made;
+}
+
+/** SFU meetings: tell the worker what this page shows, a moment after the layout settles. */
+function sendView() {
+  clearTimeout(sendView.timer);
+  sendView.timer = setTimeout(() => {
+    const sfu = sfuTransport();
+    if (sfu && session.joined) sfu.setView(tiles.view());
+  }, 300);
 }
 
 function sfuTransport() {

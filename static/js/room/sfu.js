@@ -138,6 +138,9 @@ export class SfuTransport extends EventTarget {
     await pc.setRemoteDescription({ type: "answer", sdp });
     this.answered = true;
     for (const candidate of this.pendingCandidates.splice(0)) this.send("media.ice", { candidate });
+    // A new peer on the worker knows nothing of what we show yet.
+    this.lastView = null;
+    if (this.pendingView) this.setView({ stage: this.pendingView.stage, sizes: this.pendingView.sizes });
   }
 
   onConnectionState(pc) {
@@ -234,6 +237,22 @@ export class SfuTransport extends EventTarget {
   clearSlots() {
     for (const { participant, slot } of this.slots.values()) this.emit("track", { participantId: participant, slot, track: null });
     this.slots = new Map();
+  }
+
+  /** Tells the worker what this page shows (only when it changed, and once connected): every
+   * other participant's tile when they all fit the video slots, else "follow the speakers". */
+  setView({ stage, sizes }) {
+    const others = Array.from(this.present);
+    const tiles = others.length <= this.videoSlots ? others : null;
+    const view = { tiles, stage: stage && this.present.has(stage) ? stage : null, sizes: {} };
+    for (const id of others) if (sizes[id] !== undefined) view.sizes[id] = Math.min(4320, Math.max(0, sizes[id]));
+    const key = JSON.stringify(view);
+    if (key === this.lastView || !this.answered) {
+      this.pendingView = view;
+      return;
+    }
+    this.lastView = key;
+    this.send("media.view", view);
   }
 
   // --- the transport interface (see mesh.js) --------------------------------------------------

@@ -103,7 +103,8 @@ class ScreenView {
 }
 
 export class TilesView {
-  constructor({ area, stage, gallery, audioHost, roster, media }) {
+  constructor({ area, stage, gallery, audioHost, roster, media, onLayout = () => {} }) {
+    this.onLayout = onLayout; // called after every layout (the SFU transport sends media.view)
     this.area = area;
     this.stage = stage;
     this.gallery = gallery;
@@ -266,8 +267,26 @@ export class TilesView {
     this.layout();
   }
 
+  /** What this page shows of the others, for the SFU (`media.view`): who is on the stage and
+   * the height in CSS pixels of each remote camera tile (the worker picks the quality layer). */
+  view() {
+    const selfId = this.roster.selfId;
+    const sizes = {};
+    for (const [id, tile] of this.tiles) {
+      if (id !== selfId && tile.el.isConnected) sizes[id] = Math.round(tile.el.clientHeight * (window.devicePixelRatio || 1));
+    }
+    let stage = this.presenter();
+    if (!stage && this.mode === "speaker") stage = this.active;
+    return { stage: stage && stage !== selfId ? stage : null, sizes };
+  }
+
   /** Gallery sizes: the column count that gives the largest 16:9 tiles in the space. */
   layout() {
+    this.layoutGallery();
+    this.onLayout();
+  }
+
+  layoutGallery() {
     const count = this.gallery.children.length;
     if (!count) return;
     if (this.area.classList.contains("with-stage")) {
