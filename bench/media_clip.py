@@ -255,6 +255,7 @@ class ReplayTrack(MediaStreamTrack):
         self._keyframe_wanted = False
         self._last_keyframe = 0.0
         self.keyframes_on_request = 0
+        self.keyframe_times_ns: list[int] = []  # when a keyframe (frame 0) was handed to the sender
 
     def request_keyframe(self) -> None:
         """Restart the clip at its keyframe (frame 0), at most once a second."""
@@ -278,6 +279,8 @@ class ReplayTrack(MediaStreamTrack):
                 self._index = 0
                 self._last_keyframe = now
                 self.keyframes_on_request += 1
+        if self._index == 0:
+            self.keyframe_times_ns.append(time.monotonic_ns())
         packet = av.Packet(self._clip.frames[self._index])
         packet.pts = self._sent * self._clip.pts_step
         packet.time_base = self._clip.time_base

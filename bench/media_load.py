@@ -195,6 +195,7 @@ class Probe:
     arrivals_in_window: int = 0  # by arrival time: what the SFU forwarded in the window
     unmatched: int = 0
     unmatched_by_stream: dict[str, int] = field(default_factory=dict)
+    bucket_max: dict[int, int] = field(default_factory=dict)  # 100 ms of departure -> max latency
     retransmissions: int = 0
     unrouted: int = 0  # packets no stream of the subscriber claimed
     unstamped: int = 0  # arrivals without a socket-side stamp (timed after SRTP instead)
@@ -230,7 +231,11 @@ class Probe:
         sent_ns, counted = departure
         if counted:
             self.delivered[kind] += 1
-            self.latencies[kind].append(arrival_ns - sent_ns)
+            latency = arrival_ns - sent_ns
+            self.latencies[kind].append(latency)
+            bucket = (sent_ns - window.start_ns) // 100_000_000
+            if latency > self.bucket_max.get(bucket, -1):
+                self.bucket_max[bucket] = latency
 
     def prune(self, older_than_ns: int) -> None:
         stale = [key for key, (sent, _) in self.departures.items() if sent < older_than_ns]
@@ -456,6 +461,27 @@ def baseline_result(probe: Probe | None) -> dict[str, Any] | None:
     }
 
 
+def worst_buckets(probe: Probe, publishers: Sequence[Publisher], count: int = 5) -> list[dict[str, Any]]:
+    """The 100 ms slices of the window (by departure) with the latest packets, and whether a
+    publisher had just sent a keyframe (a burst of ~30 packets, x subscribers) before each."""
+    keyframes = [
+        (t - probe.window.start_ns) / 1e9 for publisher in publishers for t in publisher.tracks[1].keyframe_times_ns
+    ]
+    worst = sorted(probe.bucket_max.items(), key=lambda item: item[1], reverse=True)[:count]
+    result = []
+    for bucket, latency in worst:
+        start = bucket / 10
+        recent = [k for k in keyframes if start - 0.5 <= k < start + 0.1]
+        result.append(
+            {
+                "window_second": round(start, 1),
+                "max_latency_ms": round(latency / 1e6, 2),
+                "keyframe_sent_seconds_before": round(start + 0.1 - max(recent), 2) if recent else None,
+            }
+        )
+    return result
+
+
 def counter_delta(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[str, Any] | None:
     if before is None or after is None:
         return None
@@ -590,6 +616,7 @@ async def run_load(adapter: SfuAdapter, clip: MediaClip, options: LoadOptions) -
                 "unmatched_by_stream": dict(probe.unmatched_by_stream),
                 "unrouted_packets": probe.unrouted,
                 "retransmissions_received": probe.retransmissions,
+                "worst_100ms": worst_buckets(probe, publishers),
                 "keyframes_sent_on_request": sum(publisher.tracks[1].keyframes_on_request for publisher in publishers),
                 "arrivals_without_socket_stamp": probe.unstamped,
                 "direct_baseline": baseline_result(baseline_probe),

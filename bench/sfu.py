@@ -200,6 +200,26 @@ def healthy(result: dict[str, Any]) -> bool:
     return "error" not in result and warm.get("receiving") == warm.get("expected")
 
 
+LAG_WARNING_MS = 20.0
+BASELINE_WARNING_MS = 5.0
+LOSS_WARNING_PERCENT = 1.0
+
+
+def warnings_for(result: dict[str, Any]) -> list[str]:
+    """Signs that a run measured the machine (CPU starvation) rather than the SFU."""
+    found: list[str] = []
+    lag = result.get("load_generator", {}).get("event_loop_lag_ms", {}).get("p99")
+    if isinstance(lag, int | float) and lag > LAG_WARNING_MS:
+        found.append(f"the load generator's event loop was {lag} ms late at p99: it was starved of CPU")
+    floor = ((result.get("direct_baseline") or {}).get("latency_ms") or {}).get("p99")
+    if isinstance(floor, int | float) and floor > BASELINE_WARNING_MS:
+        found.append(f"direct baseline p99 {floor} ms: latency tails measure the machine's contention")
+    loss = result.get("subscriber_loss_percent")
+    if isinstance(loss, int | float) and loss > LOSS_WARNING_PERCENT:
+        found.append(f"subscriber loss {loss} %")
+    return found
+
+
 def dump_tasks() -> None:
     """SIGUSR1: print every asyncio task's stack to stderr (to see where a run is stuck)."""
     for task in asyncio.all_tasks():
@@ -267,8 +287,12 @@ async def run(options: Options, temp: Path) -> dict[str, Any]:
         output["results"][target] = result
         log(f"target {target}: " + json.dumps({k: v for k, v in result.items() if not isinstance(v, dict)}))
     results = output["results"]
+    for result in results.values():
+        result["warnings"] = warnings_for(result)
     if "worker" in results and "janus" in results and healthy(results["worker"]) and healthy(results["janus"]):
         output["ratio_worker_to_janus"] = ratios(results["worker"], results["janus"])
+        if results["worker"]["warnings"] or results["janus"]["warnings"]:
+            output["ratio_caution"] = "a target has warnings (see results.*.warnings): compare with care"
     return output
 
 

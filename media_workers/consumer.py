@@ -79,6 +79,8 @@ class Consumer:
         self.current: Producer | None = None
         self.target: Producer | None = None
         self.waiting_since: float | None = None
+        #: False while the client has this slot's section inactive (the router skips it)
+        self.enabled = True
         self.closed = False
         # sender report state
         self.packets_out = 0

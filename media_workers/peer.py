@@ -214,6 +214,13 @@ class Peer:
             if section.mid in self.producers and not section.publishes:
                 self._remove_producer(section.mid)
                 changed = True
+            consumer = self.consumers.get(section.mid)
+            if consumer is not None and consumer.enabled != section.receives:
+                consumer.enabled = section.receives  # a slot the client set inactive is not fed
+                if not consumer.enabled:
+                    consumer.participant = None
+                    consumer.set_target(None, time.monotonic())
+                changed = True
         self._roles.update(plan.roles)
         self._slots.update(plan.slots)
         if changed:

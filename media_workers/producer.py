@@ -41,6 +41,10 @@ MAX_NACK_GAP = 100
 NACK_RETRIES = 3
 
 
+#: A producer silent this long has stopped sending (a screen share that ended).
+SENDING_PAUSE = 2.0
+
+
 class ProducerRole(StrEnum):
     AUDIO = "audio"
     CAMERA_HIGH = "camera-high"
@@ -92,6 +96,10 @@ class Producer:
         self._rate_bytes = 0
         self._rate_since = time.monotonic()
         self.closed = False
+        #: When the last packet came, and since when this producer has been sending without a
+        #: pause (a track-less sender, e.g. a screen share not started, never sends).
+        self.last_packet_at: float | None = None
+        self.sending_since: float | None = None
         # counters
         self.packets_in = 0
         self.bytes_in = 0
@@ -113,6 +121,9 @@ class Producer:
     @property
     def consumers(self) -> tuple[Consumer, ...]:
         return self._fanout
+
+    def sending(self, now: float) -> bool:
+        return self.last_packet_at is not None and now - self.last_packet_at <= SENDING_PAUSE
 
     def attach(self, consumer: Consumer) -> None:
         if consumer not in self._fanout:
@@ -144,6 +155,9 @@ class Producer:
         if codec is None:
             self.dropped += 1
             return
+        if self.last_packet_at is None or now - self.last_packet_at > SENDING_PAUSE:
+            self.sending_since = now
+        self.last_packet_at = now
         self.packets_in += 1
         self.bytes_in += len(data)
         self._rate_bytes += len(data)

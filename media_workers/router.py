@@ -359,22 +359,26 @@ class Router:
             return
         audio_pubs: list[str] = []
         camera_pubs: list[str] = []
-        screen_pubs: list[str] = []
+        # Screens that are being shared now, the latest to start last (it wins the stage).
+        sharing: list[tuple[float, str]] = []
         for peer_id, peer in self._peers.items():
             roles = {p.role for p in peer.producers.values()}
             if ProducerRole.AUDIO in roles:
                 audio_pubs.append(peer_id)
             if roles & {ProducerRole.CAMERA_HIGH, ProducerRole.CAMERA_LOW}:
                 camera_pubs.append(peer_id)
-            if ProducerRole.SCREEN in roles:
-                screen_pubs.append(peer_id)
+            screen = next((p for p in peer.producers.values() if p.role == ProducerRole.SCREEN), None)
+            if screen is not None and screen.sending(now) and screen.sending_since is not None:
+                sharing.append((screen.sending_since, peer_id))
+        screen_pubs = [peer_id for _, peer_id in sorted(sharing)]
         loudest = self._speakers.loudest(self.config.audio_slots + 1, now)
         for peer_id, peer in self._peers.items():
             view = self._views.get(peer_id) or View()
             budget = self._budget(peer, now) if self.config.bandwidth_layers else None
             by_kind: dict[SlotKind, list[Consumer]] = {kind: [] for kind in SlotKind}
             for consumer in peer.consumers.values():
-                by_kind[consumer.slot].append(consumer)
+                if consumer.enabled:
+                    by_kind[consumer.slot].append(consumer)
             audio = by_kind[SlotKind.AUDIO]
             current = [c.participant for c in audio]
             chosen = assign(current, wanted_audio(peer_id, audio_pubs, loudest, current, len(audio)))

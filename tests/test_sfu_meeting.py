@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from channels.db import database_sync_to_async as sync_to_async
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from conference.accounts.models import User
+from media_workers.ice_addresses import restrict_host_candidates
 from meetings.models import Meeting
 from meetings.sfu import SfuError, sfu_client
 from tests.factories import make_user
@@ -60,10 +61,11 @@ async def eventually(check: Any, timeout: float = 15.0) -> None:
 async def offer_through(client: RoomClient) -> RTCPeerConnection:
     """An aiortc peer that only receives (one audio and two video slots), negotiated through
     the meeting WebSocket like the browser does."""
-    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
     pc.addTransceiver("audio", direction="recvonly")
     pc.addTransceiver("video", direction="recvonly")
     pc.addTransceiver("video", direction="recvonly")
+    restrict_host_candidates(pc, ["127.0.0.1"])  # loopback only
     await pc.setLocalDescription(await pc.createOffer())
     await client.send({"type": "media.offer", "sdp": pc.localDescription.sdp, "restart": True})
     answer = await client.expect("media.answer", timeout=20)

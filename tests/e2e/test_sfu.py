@@ -1,7 +1,8 @@
 """A meeting moves from peer-to-peer to a real SFU worker process when the third person joins
 (the threshold is lowered to 3 for this test): every page then receives the two others' video
-through the worker and keeps decoding it, the move leaves no long gap in anyone's video, and the
-worker's dominant-speaker choice follows who talks, on every page.
+through the worker and keeps decoding it, the move leaves no long gap in anyone's video, the
+worker's dominant-speaker choice follows who talks, on every page, and a shared screen reaches
+the others' stage. When the worker is killed, the meeting moves to another one by itself.
 
 Real parts only: daphne, the channel layer on Redis, ``python -m media_workers``, headless
 Chromium with a fake camera and microphone, loopback ICE.
@@ -163,7 +164,7 @@ def make_meeting_of_three() -> Meeting:
     return make_meeting(owner=owner, title="All hands", waiting_room=False)
 
 
-def test_a_meeting_moves_to_the_sfu_and_follows_the_speaker(
+def test_a_meeting_moves_to_the_sfu_follows_the_speaker_and_shows_a_screen(
     asgi_server: AsgiServer, sfu_worker: SfuWorker, browser: Browser
 ) -> None:
     expect.set_options(timeout=TIMEOUT_MS)
@@ -206,6 +207,14 @@ def test_a_meeting_moves_to_the_sfu_and_follows_the_speaker(
                         " + JSON.stringify([...window.__room.transport.slots])"
                     )
                     pytest.fail(f"{person.name} does not highlight {speaker.name}: levels {levels}; ids {ids}")
+
+        # A screen share goes through the worker as its own producer, onto the others' stage.
+        grace.button("Present now").click()
+        expect(grace.button("Stop presenting")).to_be_visible()
+        screen = f'video[data-kind="screen"][data-participant-id="{ids["Grace"]}"]'
+        for person in (ada, alan):
+            expect(person.page.get_by_role("region", name="Stage").locator(screen)).to_be_visible()
+            person.wait_for_playing(screen)
 
         for person in everyone:
             assert person.errors == [], f"uncaught errors on {person.name}'s page: {person.errors}"

@@ -14,7 +14,16 @@ from media_workers.keyframes import is_h264_keyframe
 from media_workers.negotiation import parse_offer, plan_offer
 from media_workers.producer import ProducerRole
 from media_workers.router import SlotSource
-from tests.media_workers.sfu_clients import PatternTrack, client_pc, join, send_mids, slot_mids, wait_for
+from tests.media_workers.sfu_clients import (
+    Client,
+    PatternTrack,
+    client_pc,
+    join,
+    send_mids,
+    slot_mids,
+    transceiver,
+    wait_for,
+)
 from tests.media_workers.sfu_fixtures import Room, open_room
 
 
@@ -93,3 +102,49 @@ async def test_h264_is_negotiated_and_forwarded_for_a_client_that_sends_it(room:
     producer = next(iter(room.router.peer("alice").producers.values()))
     assert {name for name, _ in producer.codecs.values()} == {"h264"}
     assert is_h264_keyframe(bob.received_on(slot)[0].payload)
+
+
+async def renegotiate(room: Room, client: Client) -> None:
+    await client.pc.setLocalDescription(await client.pc.createOffer())
+    answer = await room.router.renegotiate(client.name, client.pc.localDescription.sdp)
+    await client.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+
+
+@pytest.mark.asyncio
+async def test_a_slot_the_client_sets_inactive_is_not_fed_until_it_comes_back(room: Room) -> None:
+    room.keep(await join(room.router, "alice", audio=False, video=[(160, 120)]))
+    bob = room.keep(await join(room.router, "bob", audio=False, video_slots=1, screen_slot=False))
+    slot = slot_mids(bob, "video")[0]
+    await wait_for(lambda: len(bob.received_on(slot)) >= 5, 10, "video at bob")
+    transceiver(bob, slot).direction = "inactive"
+    await renegotiate(room, bob)
+    assert slot not in room.router.slot_map("bob")
+    assert room.router.peer("bob").consumers[slot].current is None
+    transceiver(bob, slot).direction = "recvonly"
+    await renegotiate(room, bob)
+    assert room.router.slot_map("bob")[slot] == SlotSource("alice", SlotKind.VIDEO)
+    before = len(bob.received_on(slot))
+    await wait_for(lambda: len(bob.received_on(slot)) >= before + 5, 10, "video at bob again")
+
+
+@pytest.mark.asyncio
+async def test_a_screen_slot_shows_only_a_screen_that_is_being_shared(room: Room) -> None:
+    """Browsers offer their screen section up front, without a track (sharing starts with
+    replaceTrack, no renegotiation): a track-less screen producer must not take the slot."""
+    alice = room.keep(await join(room.router, "alice", video=[(160, 120)]))
+    bob = room.keep(await join(room.router, "bob", audio=False))
+    idle = alice.pc.addTransceiver("video", direction="sendonly")
+    await alice.pc.setLocalDescription(await alice.pc.createOffer())
+    screen_mid = send_mids(alice)[-1]
+    answer = await room.router.renegotiate("alice", alice.pc.localDescription.sdp, roles={screen_mid: "screen"})
+    await alice.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+    bob_screen = slot_mids(bob, "video")[-1]
+    await wait_for(lambda: room.router.peer("alice").producers.get(screen_mid) is not None, 10, "the screen producer")
+    await wait_for(lambda: bool(room.recorder.slots.get("bob")), 10, "bob's first slot map")
+    assert bob_screen not in room.recorder.slots["bob"]
+
+    screen = PatternTrack(320, 240, 5)
+    alice.tracks.append(screen)
+    idle.sender.replaceTrack(screen)
+    await wait_for(lambda: len(bob.received_on(bob_screen)) >= 10, 20, "the screen share at bob")
+    assert room.recorder.slots["bob"][bob_screen] == SlotSource("alice", SlotKind.SCREEN)
