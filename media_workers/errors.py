@@ -22,6 +22,10 @@ BAD_CANDIDATE = "bad_candidate"
 BAD_VIEW = "bad_view"
 #: The router is closed.
 ROUTER_CLOSED = "router_closed"
+#: ``start_recording`` while the room is already being recorded.
+ALREADY_RECORDING = "already_recording"
+#: ``stop_recording`` while the room is not being recorded.
+NOT_RECORDING = "not_recording"
 #: The client did not complete ICE/DTLS in time (reported through ``peer_failed``).
 ICE_TIMEOUT = "ice_timeout"
 #: The peer connection failed after it had connected.

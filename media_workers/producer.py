@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from aiortc.rate import RemoteBitrateEstimator
 from aiortc.rtp import (
@@ -39,6 +39,14 @@ if TYPE_CHECKING:
 #: Gaps larger than this are a restart or a jump, not loss worth a NACK.
 MAX_NACK_GAP = 100
 NACK_RETRIES = 3
+
+
+class PacketTap(Protocol):
+    """Reads a producer's packets without being a subscriber (the recorder)."""
+
+    def forward(self, producer: Producer, packet: InboundPacket, codec: str, abs_time: bytes, now: float) -> None: ...
+
+    def source_gone(self, producer: Producer) -> None: ...
 
 
 #: A producer silent this long has stopped sending (a screen share that ended).
@@ -85,6 +93,8 @@ class Producer:
         self._rtcp_ssrc = rtcp_ssrc
         self._on_audio_level = on_audio_level
         self._fanout: tuple[Consumer, ...] = ()
+        #: Other readers of every packet (the recorder): fed after the subscribers.
+        self._taps: tuple[PacketTap, ...] = ()
         self.keyframes = KeyframeThrottle(interval=keyframe_interval)
         self._estimator = RemoteBitrateEstimator() if self.is_video else None
         self.link_bps: int | None = None
@@ -128,6 +138,13 @@ class Producer:
     def attach(self, consumer: Consumer) -> None:
         if consumer not in self._fanout:
             self._fanout = (*self._fanout, consumer)
+
+    def add_tap(self, tap: PacketTap) -> None:
+        if tap not in self._taps:
+            self._taps = (*self._taps, tap)
+
+    def remove_tap(self, tap: PacketTap) -> None:
+        self._taps = tuple(t for t in self._taps if t is not tap)
 
     def detach(self, consumer: Consumer) -> None:
         if consumer in self._fanout:
@@ -184,6 +201,8 @@ class Producer:
         abs_time = abs_send_time_now(ntp_time(time.time()))
         for consumer in self._fanout:
             consumer.forward(self, packet, name, abs_time, now)
+        for tap in self._taps:
+            tap.forward(self, packet, name, abs_time, now)
 
     def _account(self, packet: InboundPacket, clock_rate: int, now: float) -> None:
         sequence = packet.sequence
@@ -288,3 +307,6 @@ class Producer:
         for consumer in self._fanout:
             consumer.source_gone(self)
         self._fanout = ()
+        for tap in self._taps:
+            tap.source_gone(self)
+        self._taps = ()

@@ -12,15 +12,26 @@ import logging
 import time
 from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from aiortc.sdp import candidate_from_sdp
 
 from media_workers.consumer import Consumer, SlotKind
-from media_workers.errors import BAD_CANDIDATE, BAD_VIEW, PEER_EXISTS, ROUTER_CLOSED, UNKNOWN_PEER, MediaError
+from media_workers.errors import (
+    ALREADY_RECORDING,
+    BAD_CANDIDATE,
+    BAD_VIEW,
+    NOT_RECORDING,
+    PEER_EXISTS,
+    ROUTER_CLOSED,
+    UNKNOWN_PEER,
+    MediaError,
+)
 from media_workers.layers import Layer, LayerInfo, choose_layer
 from media_workers.peer import Peer
 from media_workers.producer import Producer, ProducerRole
+from media_workers.recording.room import RoomRecorder
 from media_workers.router_config import RouterConfig
 from media_workers.slots import assign, wanted_audio, wanted_video
 from media_workers.speakers import SpeakerDetector
@@ -30,6 +41,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_HIGH = (720, 1_200_000)
 DEFAULT_LOW = (180, 150_000)
 REMB_MAX_AGE = 5.0
+#: How often a recording's manifest is rewritten while it runs.
+MANIFEST_INTERVAL = 5.0
 
 
 @dataclass(frozen=True)
@@ -106,6 +119,8 @@ class Router:
         self.started = asyncio.Event()
         self.exited = asyncio.Event()
         self.closed = False
+        self.recorder: RoomRecorder | None = None
+        self._manifest_due = 0.0
 
     # public API --------------------------------------------------------------------------
     async def add_peer(self, peer_id: str, offer_sdp: str, roles: Mapping[str, str] | None = None) -> str:
@@ -117,10 +132,12 @@ class Router:
         peer = Peer(peer_id, self.config, self)
         self._peers[peer_id] = peer
         try:
-            return await peer.negotiate(offer_sdp, roles)
+            answer = await peer.negotiate(offer_sdp, roles)
         except BaseException:
             await self._drop(peer_id)
             raise
+        self._record_new_producers()
+        return answer
 
     async def renegotiate(self, peer_id: str, offer_sdp: str, roles: Mapping[str, str] | None = None) -> str:
         self._check_open()
@@ -173,6 +190,28 @@ class Router:
         self._views[peer_id] = view
         self._reassign(time.monotonic())
 
+    def start_recording(self, recorder: RoomRecorder) -> None:
+        """Records every published track from now on, and the ones published later."""
+        self._check_open()
+        if self.recorder is not None:
+            raise MediaError(ALREADY_RECORDING, f"room {self.room_id} is already being recorded")
+        self.recorder = recorder
+        self._record_new_producers()
+
+    def stop_recording(self) -> Path:
+        """Ends the recording's tracks; returns its manifest's path."""
+        recorder, self.recorder = self.recorder, None
+        if recorder is None:
+            raise MediaError(NOT_RECORDING, f"room {self.room_id} is not being recorded")
+        return recorder.stop()
+
+    def _record_new_producers(self) -> None:
+        if self.recorder is None:
+            return
+        for peer in self._peers.values():
+            for producer in peer.producers.values():
+                self.recorder.add_producer(producer)
+
     async def remove_peer(self, peer_id: str) -> None:
         if peer_id not in self._peers:
             raise MediaError(UNKNOWN_PEER, f"{peer_id} has no peer connection in this room")
@@ -187,6 +226,8 @@ class Router:
         if self._loop_task is not None:
             self._loop_task.cancel()
             await self.exited.wait()
+        if self.recorder is not None:
+            self.stop_recording()
         for peer_id in list(self._peers):
             await self._drop(peer_id)
         while self._tasks:
@@ -242,6 +283,7 @@ class Router:
         self._spawn(self._remove_failed(peer_id))
 
     def media_changed(self, peer_id: str) -> None:
+        self._record_new_producers()
         self._reassign(time.monotonic())
 
     def audio_level(self, peer_id: str, level_dbov: int, now: float) -> None:
@@ -309,6 +351,10 @@ class Router:
             self.exited.set()
 
     def _tick(self, now: float) -> None:
+        if self.recorder is not None and now >= self._manifest_due:
+            # What is on disk, for a composition after a crash (segments end on their own).
+            self._manifest_due = now + MANIFEST_INTERVAL
+            self.recorder.write_manifest()
         dominant = self._speakers.dominant(now)
         if dominant != self._dominant:
             self._dominant = dominant

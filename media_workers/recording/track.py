@@ -135,10 +135,20 @@ class TrackRecorder:
             return
         writer.close()
         frames = writer.frames if isinstance(writer, IvfWriter) else writer.packets
-        self.recording.segments.append(
-            Segment(writer.path.name, self._segment_start_ms, max(self._last_ms, self._segment_start_ms), frames)
-        )
+        # The segment lasts until its last frame ends (a frame: 20 ms of Opus, ~1/30 s of video).
+        frame_ms = 20 if isinstance(writer, OggOpusWriter) else 33
+        end_ms = max(self._last_ms, self._segment_start_ms) + frame_ms
+        self.recording.segments.append(Segment(writer.path.name, self._segment_start_ms, end_ms, frames))
         self._writer = None
+
+    @property
+    def writing(self) -> bool:
+        """A segment file is open (the track has started)."""
+        return self._writer is not None
+
+    def source_gone(self, producer: Any) -> None:
+        """The producer went away (its participant left, or stopped sharing): the track ends."""
+        self.close()
 
     def flush(self) -> None:
         if self._writer is not None:
