@@ -13,6 +13,7 @@ import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 
@@ -50,6 +51,9 @@ class WorkerConfig:
     #: 0 turns the metrics endpoint off.
     metrics_port: int
     log_level: str
+    #: Where recordings' track files and manifests go (<dir>/<recording id>/); the web's
+    #: RECORDINGS_SPOOL_DIR, on a file system both reach.
+    recordings_dir: Path = Path("var/recordings-spool")
 
     @property
     def channel(self) -> str:
@@ -146,4 +150,5 @@ def load_config(source: Mapping[str, str] | None = None) -> WorkerConfig:
         metrics_host=env.string("SFU_METRICS_HOST", "127.0.0.1"),
         metrics_port=env.integer("SFU_METRICS_PORT", 9100, minimum=0, maximum=65535),
         log_level=log_level,
+        recordings_dir=Path(env.string("SFU_RECORDINGS_DIR", str(Path("var") / "recordings-spool"))),
     )

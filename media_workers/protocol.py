@@ -158,11 +158,28 @@ class RoomStats(_Request):
     room_id: RoomId
 
 
-Request = AssignRoom | Ping | JoinRoom | Renegotiate | AddIce | SetView | LeaveRoom | CloseRoom | RoomStats
-RoomRequest = JoinRoom | Renegotiate | AddIce | SetView | LeaveRoom | CloseRoom | RoomStats
+class StartRecording(_Request):
+    """Records the room's tracks into ``<SFU_RECORDINGS_DIR>/<recording_id>/`` from now on."""
+
+    method: Literal["room.record.start"]
+    room_id: RoomId
+    recording_id: Annotated[int, Field(gt=0)]
+
+
+class StopRecording(_Request):
+    """Ends the recording; its composition is queued (Celery task ``recordings.compose``)."""
+
+    method: Literal["room.record.stop"]
+    room_id: RoomId
+
+
+RoomRequest = (
+    JoinRoom | Renegotiate | AddIce | SetView | LeaveRoom | CloseRoom | RoomStats | StartRecording | StopRecording
+)  # fmt: skip
+Request = AssignRoom | Ping | RoomRequest
 METHODS = frozenset(
     {"room.assign", "worker.ping", "room.join", "room.renegotiate", "room.ice", "room.view", "room.leave"}
-    | {"room.close", "room.stats"}
+    | {"room.close", "room.stats", "room.record.start", "room.record.stop"}
 )
 _REQUEST = TypeAdapter[Request](Annotated[Request, Field(discriminator="method")])
 

@@ -14,8 +14,10 @@ import dataclasses
 import enum
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from redis.exceptions import RedisError
@@ -26,6 +28,8 @@ from media_workers.bus import Bus, BusError
 from media_workers.config import WorkerConfig
 from media_workers.metrics import COUNTERS, LOSSES, Snapshot, WorkerMetrics, read_stats
 from media_workers.notifier import Notifier
+from media_workers.recording.composition import CompositionQueue
+from media_workers.recording.room import RoomRecorder
 from media_workers.registry import Load
 
 logger = logging.getLogger(__name__)
@@ -67,6 +71,10 @@ class RouterLike(Protocol):
     async def close(self) -> None: ...
 
     def stats(self) -> object: ...
+
+    def start_recording(self, recorder: RoomRecorder) -> None: ...
+
+    def stop_recording(self) -> Path: ...
 
 
 #: Builds a room's router: ``factory(room_id, listener)``.
@@ -134,6 +142,8 @@ class Room:
         #: Why the room closes: closed, idle, handed_back (notified as moved) or lost (moved
         #: elsewhere while this worker was presumed dead: nothing to announce).
         self.close_reason = "closed"
+        #: The recording running in this room, if any (its composition is queued when it ends).
+        self.recording_id: int | None = None
         self._close_reply: tuple[str, str] | None = None
         self._current: p.RoomRequest | None = None
         self._closing = False
@@ -246,6 +256,18 @@ class Room:
             return {}
         if isinstance(job, p.RoomStats):
             return {"room_id": self.room_id, "peer_ids": sorted(self.peers), "media": read_stats(router.stats())}
+        if isinstance(job, p.StartRecording):
+            folder = self.service.config.recordings_dir / str(job.recording_id)
+            recorder = RoomRecorder(folder, job.recording_id, started_at=datetime.now(UTC))
+            router.start_recording(recorder)
+            self.recording_id = job.recording_id
+            return {"recording_id": job.recording_id, "folder": str(folder)}
+        if isinstance(job, p.StopRecording):
+            manifest = router.stop_recording()
+            recording_id, self.recording_id = self.recording_id, None
+            if recording_id is not None:
+                await self.service.compose(recording_id)
+            return {"recording_id": recording_id, "manifest": str(manifest)}
         raise p.ProtocolError(p.ErrorCode.UNKNOWN_METHOD, f"{job.method} is not a room method.")
 
     async def _quietly(self, step: Any) -> None:
@@ -260,8 +282,11 @@ class Room:
         arrive meanwhile are refused (``closing``), so a new room under the same id can only
         open after the mapping was released, never to be released by this one."""
         self._closing = True
-        await self._quietly(self.router.close())
+        await self._quietly(self.router.close())  # ends a running recording too
         self.peers.clear()
+        if self.recording_id is not None:
+            recording_id, self.recording_id = self.recording_id, None
+            await self._quietly(self.service.compose(recording_id))
         service = self.service
         if self.close_reason != "lost":
             await self._quietly(service.assignment.release(service.config.worker_id, [self.room_id]))
@@ -302,8 +327,11 @@ class WorkerService:
         assignment: Assignment,
         notifier: Notifier,
         router_factory: RouterFactory | None,
+        compose: Callable[[int], Awaitable[None]] | None = None,
     ) -> None:
         self.config = config
+        #: Queues a finished recording's composition (the Celery task, by name, by default).
+        self.compose = compose or CompositionQueue(config.redis_url).send
         self.bus = bus
         self.assignment = assignment
         self.notifier = notifier

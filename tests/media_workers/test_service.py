@@ -5,9 +5,11 @@ runs on the real test Redis."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,8 +18,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from media_workers.assignment import Assignment
 from media_workers.bus import Bus
 from media_workers.consumer import SlotKind
-from media_workers.errors import BAD_SDP, ICE_TIMEOUT, MediaError
+from media_workers.errors import ALREADY_RECORDING, BAD_SDP, ICE_TIMEOUT, NOT_RECORDING, MediaError
 from media_workers.notifier import Notifier
+from media_workers.recording.room import RoomRecorder
 from media_workers.registry import Load, Registry
 from media_workers.router import SlotSource
 from media_workers.service import RouterListener, WorkerService
@@ -54,6 +57,7 @@ class FakeRouter:
     closed: bool = False
     gate: asyncio.Event | None = None
     close_gate: asyncio.Event | None = None
+    recorder: RoomRecorder | None = None
 
     async def add_peer(self, peer_id: str, offer_sdp: str, roles: Mapping[str, str] | None = None) -> str:
         if self.gate is not None:
@@ -90,6 +94,17 @@ class FakeRouter:
     def stats(self) -> Mapping[str, int]:
         return {"packets_in": 10, "packets_out": 40, "peers": 1}
 
+    def start_recording(self, recorder: RoomRecorder) -> None:
+        if self.recorder is not None:
+            raise MediaError(ALREADY_RECORDING, "already")
+        self.recorder = recorder
+
+    def stop_recording(self) -> Path:
+        recorder, self.recorder = self.recorder, None
+        if recorder is None:
+            raise MediaError(NOT_RECORDING, "not recording")
+        return recorder.stop()
+
 
 @dataclass
 class Harness:
@@ -97,6 +112,7 @@ class Harness:
     bus: RecordingBus
     routers: dict[str, FakeRouter]
     assignment: Assignment
+    composed: list[int]
     sequence: int = 0
 
     async def call(self, method: str, **fields: Any) -> dict[str, Any]:
@@ -111,7 +127,9 @@ class Harness:
 
 
 @asynccontextmanager
-async def harness(*, idle: str = "30", media: bool = True) -> AsyncIterator[Harness]:
+async def harness(
+    *, idle: str = "30", media: bool = True, recordings_dir: Path | None = None
+) -> AsyncIterator[Harness]:
     async with scratch_redis() as (redis, keys):
         config = worker_config("w1", keys.prefix, SFU_ROOM_IDLE_SECONDS=idle)
         await Registry(redis, keys, config).beat(Load(peers=0, rooms=[], draining=False))
@@ -125,9 +143,15 @@ async def harness(*, idle: str = "30", media: bool = True) -> AsyncIterator[Harn
             return routers[room_id]
 
         assignment = Assignment(redis, keys)
-        service = WorkerService(config, bus, assignment, notifier, factory if media else None)
+        composed: list[int] = []
+
+        async def compose(recording_id: int) -> None:
+            composed.append(recording_id)
+
+        config = dataclasses.replace(config, recordings_dir=recordings_dir or Path("/nonexistent"))
+        service = WorkerService(config, bus, assignment, notifier, factory if media else None, compose)
         try:
-            yield Harness(service, bus, routers, assignment)
+            yield Harness(service, bus, routers, assignment, composed)
         finally:
             await asyncio.wait_for(service.close(), 10)
             await asyncio.wait_for(notifier.stop(), 10)
@@ -339,3 +363,29 @@ async def test_an_unreachable_registry_answers_sfu_unavailable(monkeypatch: pyte
         monkeypatch.setattr(h.assignment, "assign", unreachable)
         reply = await h.call("room.assign", room_id="m1")
         assert reply["error"]["code"] == "sfu_unavailable"
+
+
+async def test_a_recording_starts_stops_and_is_queued_for_composition(tmp_path: Path) -> None:
+    async with harness(recordings_dir=tmp_path) as h:
+        await h.call("room.assign", room_id="m1")
+        await h.call("room.join", room_id="m1", peer_id="alice", sdp="v=0")
+        started = await h.call("room.record.start", room_id="m1", recording_id=12)
+        assert started["result"] == {"recording_id": 12, "folder": str(tmp_path / "12")}
+        again = await h.call("room.record.start", room_id="m1", recording_id=13)
+        assert again["error"]["code"] == ALREADY_RECORDING
+        stopped = await h.call("room.record.stop", room_id="m1")
+        assert stopped["result"] == {"recording_id": 12, "manifest": str(tmp_path / "12" / "manifest.json")}
+        assert h.composed == [12]
+        assert (await h.call("room.record.stop", room_id="m1"))["error"]["code"] == NOT_RECORDING
+        bad = await h.call("room.record.start", room_id="m1", recording_id=0)
+        assert bad["error"]["code"] == "bad_request"
+
+
+async def test_a_room_that_closes_while_recording_queues_the_composition(tmp_path: Path) -> None:
+    async with harness(recordings_dir=tmp_path) as h:
+        await h.call("room.assign", room_id="m1")
+        await h.call("room.join", room_id="m1", peer_id="alice", sdp="v=0")
+        await h.call("room.record.start", room_id="m1", recording_id=5)
+        await h.call("room.close", room_id="m1")
+        assert h.composed == [5]
+        assert (tmp_path / "5" / "manifest.json").exists()
