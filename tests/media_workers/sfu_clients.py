@@ -15,6 +15,7 @@ import struct
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import av
 from aiortc import (
@@ -29,7 +30,6 @@ from aiortc import (
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 
 from media_workers.ice_addresses import restrict_host_candidates
-from media_workers.router import Router
 from media_workers.rtp_rewrite import RtpHeader, header_extensions
 
 MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
@@ -190,8 +190,14 @@ def _observe(client: Client) -> None:
     setattr(ice, "_recv", recv)  # noqa: B010
 
 
+class Negotiator(Protocol):
+    """What ``join`` needs: an in-process ``Router``, or a worker process behind the protocol."""
+
+    async def add_peer(self, peer_id: str, offer_sdp: str) -> str: ...
+
+
 async def join(
-    router: Router,
+    router: Negotiator,
     name: str,
     *,
     audio: bool = True,
