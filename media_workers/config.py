@@ -54,6 +54,8 @@ class WorkerConfig:
     #: Where recordings' track files and manifests go (<dir>/<recording id>/); the web's
     #: RECORDINGS_SPOOL_DIR, on a file system both reach.
     recordings_dir: Path = Path("var/recordings-spool")
+    #: The public IP a 1:1 NAT maps to this machine (announced in ICE candidates); None: none.
+    public_ip: str | None = None
 
     @property
     def channel(self) -> str:
@@ -151,4 +153,14 @@ def load_config(source: Mapping[str, str] | None = None) -> WorkerConfig:
         metrics_port=env.integer("SFU_METRICS_PORT", 9100, minimum=0, maximum=65535),
         log_level=log_level,
         recordings_dir=Path(env.string("SFU_RECORDINGS_DIR", str(Path("var") / "recordings-spool"))),
+        public_ip=_public_ip(env.string("SFU_PUBLIC_IP", "")),
     )
+
+
+def _public_ip(value: str) -> str | None:
+    if not value:
+        return None
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError as exc:
+        raise ConfigError(f"SFU_PUBLIC_IP={value!r} must be an IP address (the NAT's public address)") from exc

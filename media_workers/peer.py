@@ -32,6 +32,7 @@ from aiortc.exceptions import InternalError, InvalidAccessError, InvalidStateErr
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtp import AnyRtcpPacket
 
+from media_workers.announce import announce
 from media_workers.consumer import Consumer, SlotKind
 from media_workers.errors import BAD_SDP, CONNECTION_FAILED, ICE_TIMEOUT, NO_COMMON_CODEC, MediaError
 from media_workers.ice_addresses import restrict_host_candidates
@@ -145,7 +146,8 @@ class Peer:
         self._install(sections, plan, by_mid)
         if self._watchdog is None:
             self._watchdog = asyncio.create_task(self._watch(), name=f"peer-watchdog-{self.peer_id}")
-        return self.pc.localDescription.sdp
+        answer = self.pc.localDescription.sdp
+        return announce(answer, self._config.public_ip) if self._config.public_ip else answer
 
     def _prepare(self, transceiver: RTCRtpTransceiver, section: Section, plan: OfferPlan) -> None:
         allowed = FORWARDED_CODECS[transceiver.kind]

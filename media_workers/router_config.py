@@ -11,6 +11,8 @@ class RouterConfig:
     ice_servers: tuple[str, ...] = ()
     #: Addresses to gather host candidates on (empty: every interface, as aioice does).
     ice_addresses: tuple[str, ...] = ()
+    #: The public IP a 1:1 NAT maps to this machine: host candidates are announced with it.
+    public_ip: str | None = None
     #: Sendonly slots per subscriber.
     audio_slots: int = 3
     video_slots: int = 9

@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 
 def media_router_factory(config: WorkerConfig) -> RouterFactory:
     """Rooms' routers: ``media_workers.router.Router`` with one ``RouterConfig`` for all."""
-    router_config = RouterConfig(ice_addresses=config.ice_addresses)
+    router_config = RouterConfig(ice_addresses=config.ice_addresses, public_ip=config.public_ip)
 
     def build(room_id: str, listener: RouterListener) -> RouterLike:
         return Router(room_id, router_config, listener)
