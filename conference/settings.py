@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "allauth.account",
     "csp",
     "conference.accounts",
+    "conference.recordings",
     "meetings",
     "scheduling",
 ]
@@ -155,6 +156,8 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "expire-stale-participants": {"task": "meetings.expire_stale_participants", "schedule": 15.0},
     "send-meeting-reminders": {"task": "scheduling.send_due_reminders", "schedule": 60.0},
+    "delete-expired-recordings": {"task": "recordings.delete_expired", "schedule": 3600.0},
+    "sweep-stuck-recordings": {"task": "recordings.sweep_stuck", "schedule": 60.0},
 }
 
 # --- Accounts (django-allauth) ----------------------------------------------------------
@@ -299,6 +302,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Meetings and recordings both have a "status" enum: name each after its model, not "Status<hash>Enum".
+    "ENUM_NAME_OVERRIDES": {
+        "MeetingStatusEnum": "meetings.models.MeetingStatus",
+        "RecordingStatusEnum": "conference.recordings.models.RecordingStatus",
+    },
 }
 
 # --- Meetings ---------------------------------------------------------------------------
@@ -326,6 +334,22 @@ SITE_URL = env.url(
 ).rstrip("/")
 # How long before each occurrence the reminder email goes out.
 SCHEDULING_REMINDER_MINUTES = env.integer("SCHEDULING_REMINDER_MINUTES", 15, minimum=1, maximum=1440)
+
+# --- Recordings -------------------------------------------------------------------------
+# SFU workers write each recording's track files and manifest into <spool>/<recording id>/.
+RECORDINGS_SPOOL_DIR = Path(env.string("RECORDINGS_SPOOL_DIR", str(DATA_DIR / "recordings-spool")))
+# Composed MP4s and thumbnails go to Django's default storage (MEDIA_ROOT: DATA_DIR/media).
+RECORDING_RETENTION_DAYS = env.integer("RECORDING_RETENTION_DAYS", 90, minimum=0, maximum=36500)
+RECORDINGS_URL_MAX_AGE_SECONDS = env.integer("RECORDINGS_URL_MAX_AGE_SECONDS", 3600, minimum=10, maximum=7 * 86400)
+RECORDINGS_STUCK_MINUTES = env.integer("RECORDINGS_STUCK_MINUTES", 10, minimum=1, maximum=1440)
+RECORDINGS_MAX_ATTEMPTS = env.integer("RECORDINGS_MAX_ATTEMPTS", 5, minimum=1, maximum=20)
+RECORDINGS_FFMPEG = env.string("RECORDINGS_FFMPEG", "ffmpeg")
+RECORDINGS_FFPROBE = env.string("RECORDINGS_FFPROBE", "ffprobe")
+RECORDINGS_VIDEO_SIZE = env.choice("RECORDINGS_VIDEO_SIZE", "1280x720", ("640x360", "960x540", "1280x720", "1920x1080"))
+RECORDINGS_FPS = env.integer("RECORDINGS_FPS", 15, minimum=5, maximum=60)
+RECORDINGS_X264_PRESET = env.choice(
+    "RECORDINGS_X264_PRESET", "veryfast", ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium")
+)
 
 # --- Logging ----------------------------------------------------------------------------
 LOG_LEVEL = env.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))

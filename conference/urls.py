@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("meetings.urls")),
     path("schedule/", include("scheduling.urls")),
     path("accounts/", include("conference.accounts.urls")),
+    path("recordings/", include("conference.recordings.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("conference.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
