@@ -19,7 +19,7 @@ from autobahn.exception import Disconnected
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from meetings import host_controls, protocol, room, room_activity
+from meetings import host_controls, protocol, recording_controls, room, room_activity
 from meetings.background import services
 from meetings.events import hosts_group, meeting_group, participant_group, participant_json
 from meetings.models import HOST_ROLES, LeaveReason
@@ -202,6 +202,8 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
             protocol.HandLower: self.on_hand_lower,
             protocol.MediaState: self.on_media_state,
             protocol.Signal: self.on_signal,
+            protocol.HostRecordStart: self.on_host_record_start,
+            protocol.HostRecordStop: self.on_host_record_stop,
             protocol.MediaOffer: self.on_media_offer,
             protocol.MediaIce: self.on_media_ice,
             protocol.MediaView: self.on_media_view,
@@ -348,6 +350,14 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         event = self.sfu.client_event(message)
         if event is not None:
             await self.send_json(event)
+
+    async def on_host_record_start(self, message: protocol.HostRecordStart) -> None:
+        assert self.participant_id is not None
+        await recording_controls.start_recording(self.participant_id)
+
+    async def on_host_record_stop(self, message: protocol.HostRecordStop) -> None:
+        assert self.participant_id is not None
+        await recording_controls.stop_recording(self.participant_id)
 
     async def on_host_admit(self, message: protocol.HostAdmit) -> None:
         await database_sync_to_async(host_controls.do_admit)(self.participant_id, message.participant_id)

@@ -173,6 +173,14 @@ class HostEnd(ClientMessage):
     type: Literal["host.end"]
 
 
+class HostRecordStart(ClientMessage):
+    type: Literal["host.record.start"]
+
+
+class HostRecordStop(ClientMessage):
+    type: Literal["host.record.stop"]
+
+
 class HostMakeCohost(ClientMessage):
     type: Literal["host.make_cohost"]
     participant_id: uuid.UUID
@@ -180,7 +188,7 @@ class HostMakeCohost(ClientMessage):
 
 HostMessage = (
     HostAdmit | HostDeny | HostAdmitAll | HostMute | HostMuteAll | HostRemove | HostLock | HostUnlock | HostEnd
-    | HostMakeCohost
+    | HostMakeCohost | HostRecordStart | HostRecordStop
 )  # fmt: skip
 ParticipantMessage = (
     Leave | ChatSend | ReactionSend | HandRaise | HandLower | MediaState | Signal | MediaOffer | MediaIce | MediaView

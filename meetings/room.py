@@ -23,11 +23,13 @@ from django.http import Http404
 from django.utils import timezone
 
 from conference.accounts.models import Profile
+from conference.recordings.actions import active_recording
 from meetings import access
 from meetings.events import (
     chat_json,
     control_on_commit,
     hosts_group,
+    iso,
     meeting_group,
     participant_group,
     participant_json,
@@ -191,7 +193,14 @@ def snapshot(participant: Participant, meeting: Meeting) -> dict[str, Any]:
             "mute_on_entry": meeting.mute_on_entry,
         },
         "media": media_config(meeting.topology),
+        "recording": recording_state(meeting.pk),
     }
+
+
+def recording_state(meeting_id: int) -> dict[str, Any]:
+    """What ``joined`` says about recording (and what ``recording`` events carry)."""
+    recording = active_recording(meeting_id)
+    return {"active": recording is not None, "started_at": iso(recording.started_at) if recording else None}
 
 
 def _new_resume_token(participant: Participant) -> str:

@@ -573,6 +573,8 @@ HOST_MESSAGES: list[dict[str, Any]] = [
     {"type": "host.unlock"},
     {"type": "host.end"},
     {"type": "host.make_cohost", "participant_id": SOMEONE},
+    {"type": "host.record.start"},
+    {"type": "host.record.stop"},
 ]
 
 

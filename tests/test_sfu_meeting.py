@@ -16,7 +16,9 @@ from channels.db import database_sync_to_async as sync_to_async
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from conference.accounts.models import User
+from conference.recordings.models import Recording
 from media_workers.ice_addresses import restrict_host_candidates
+from meetings import recording_controls
 from meetings.models import Meeting
 from meetings.sfu import SfuError, sfu_client
 from tests.factories import make_user
@@ -128,3 +130,71 @@ async def test_the_third_join_moves_the_room_to_the_worker(
     assert meeting.topology == "sfu"
     late = await RoomClient.connect(meeting.code, await sync_to_async(make_user)(), name="late")
     assert (await late.join())["media"]["topology"] == "sfu"
+
+
+async def test_a_host_records_and_everyone_sees_it_late_joiners_too(
+    meeting: Meeting, owner: User, outsider: User, sfu_workers: SfuWorkers
+) -> None:
+    await sync_to_async(sfu_workers.start)()
+    await save(meeting, waiting_room=False, topology="sfu")
+    host = await RoomClient.connect(meeting.code, owner, name="host")
+    assert (await host.join())["recording"] == {"active": False, "started_at": None}
+    guest = await RoomClient.connect(meeting.code, outsider, name="guest")
+    await guest.join()
+    pc = await offer_through(host)  # the room opens on the worker with its first peer
+    try:
+        await guest.send({"type": "host.record.start"})
+        await guest.expect_error("not_host")
+        await host.send({"type": "host.record.start"})
+        for client in (host, guest):
+            started = await client.expect("recording", timeout=20)
+            assert (started["active"], started["by"]) == (True, host.id)
+        await host.send({"type": "host.record.start"})
+        await host.expect_error("already_recording")
+        late = await RoomClient.connect(meeting.code, await sync_to_async(make_user)(), name="late")
+        assert (await late.join())["recording"]["active"] is True
+
+        await host.send({"type": "host.record.stop"})
+        for client in (host, guest, late):
+            assert (await client.expect("recording", timeout=20))["active"] is False
+        recording = await sync_to_async(Recording.objects.get)(meeting=meeting)
+        assert recording.ended_at is not None
+        assert recording.started_by_id == owner.pk
+        await host.send({"type": "host.record.stop"})
+        await host.expect_error("not_recording")
+    finally:
+        await pc.close()
+
+
+async def test_recording_a_peer_to_peer_meeting_moves_it_to_the_worker_first(
+    meeting: Meeting, owner: User, outsider: User, sfu_workers: SfuWorkers
+) -> None:
+    await sync_to_async(sfu_workers.start)()
+    await save(meeting, waiting_room=False)
+    host = await RoomClient.connect(meeting.code, owner, name="host")
+    await host.join()
+    guest = await RoomClient.connect(meeting.code, outsider, name="guest")
+    assert (await guest.join())["media"]["topology"] == "mesh"
+    await host.send({"type": "host.record.start"})
+    assert (await guest.expect("media.topology", timeout=15))["topology"] == "sfu"
+    pc = await offer_through(guest)  # the guest's browser moves over; the room opens
+    try:
+        assert (await guest.expect("recording", timeout=30))["active"] is True
+        await sync_to_async(meeting.refresh_from_db)()
+        assert meeting.topology == "sfu"
+    finally:
+        await pc.close()
+
+
+async def test_without_a_worker_recording_is_refused_and_nothing_is_left_behind(
+    meeting: Meeting, owner: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(recording_controls, "ASSIGN_TIMEOUT", 0.5)
+    await save(meeting, waiting_room=False)
+    host = await RoomClient.connect(meeting.code, owner, name="host")
+    await host.join()
+    await host.send({"type": "host.record.start"})
+    await host.expect_error("sfu_unavailable")
+    assert not await sync_to_async(Recording.objects.filter(meeting=meeting).exists)()
+    await sync_to_async(meeting.refresh_from_db)()
+    assert meeting.topology == "mesh"

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from conference.recordings import storage
 from conference.recordings.models import Recording, RecordingStatus
+from meetings.models import Meeting
 
 Queue = Callable[[int], None]
 
@@ -85,3 +86,44 @@ def do_sweep_stuck(queue: Queue, now: datetime | None = None) -> tuple[list[int]
         for recording_id in queued:
             transaction.on_commit(lambda recording_id=recording_id: queue(recording_id))  # type: ignore[misc]
     return queued, failed
+
+
+# --- Recording in a meeting (started and stopped by a host in the room) -----------------------
+
+
+def active_recording(meeting_id: int) -> Recording | None:
+    """The meeting's recording that is capturing now (started, not ended)."""
+    return Recording.objects.filter(
+        meeting_id=meeting_id, ended_at__isnull=True, status=RecordingStatus.PENDING
+    ).first()
+
+
+@transaction.atomic
+def do_begin_recording(meeting_id: int, user_id: int | None) -> Recording:
+    """A new recording row for the meeting, unless one is capturing already (``already_recording``)."""
+    Meeting.objects.select_for_update().filter(pk=meeting_id).first()  # one start at a time per meeting
+    if active_recording(meeting_id) is not None:
+        raise RecordingConflict("already_recording", "This meeting is already being recorded.")
+    return Recording.objects.create(meeting_id=meeting_id, started_by_id=user_id, started_at=timezone.now())
+
+
+def do_end_recording(recording_id: int) -> None:
+    """The capture is over; composition takes it from here (queued by the worker)."""
+    Recording.objects.filter(pk=recording_id, ended_at__isnull=True).update(
+        ended_at=timezone.now(), updated_at=timezone.now()
+    )
+
+
+def do_abandon_recording(recording_id: int, reason: str) -> None:
+    """The worker could not start capturing: the row ends failed, with why."""
+    now = timezone.now()
+    Recording.objects.filter(pk=recording_id).update(
+        status=RecordingStatus.FAILED, failure_reason=reason[:2000], ended_at=now, updated_at=now
+    )
+
+
+class RecordingConflict(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
