@@ -2,7 +2,8 @@
 (the threshold is lowered to 3 for this test): every page then receives the two others' video
 through the worker and keeps decoding it, the move leaves no long gap in anyone's video, the
 worker's dominant-speaker choice follows who talks, on every page, and a shared screen reaches
-the others' stage. When the worker is killed, the meeting moves to another one by itself.
+the others' stage, and a recording the host starts is shown on every page. When the worker is
+killed, the meeting moves to another one by itself.
 
 Real parts only: daphne, the channel layer on Redis, ``python -m media_workers``, headless
 Chromium with a fake camera and microphone, loopback ICE.
@@ -164,7 +165,7 @@ def make_meeting_of_three() -> Meeting:
     return make_meeting(owner=owner, title="All hands", waiting_room=False)
 
 
-def test_a_meeting_moves_to_the_sfu_follows_the_speaker_and_shows_a_screen(
+def test_a_meeting_moves_to_the_sfu_follows_the_speaker_shows_a_screen_and_is_recorded(
     asgi_server: AsgiServer, sfu_worker: SfuWorker, browser: Browser
 ) -> None:
     expect.set_options(timeout=TIMEOUT_MS)
@@ -215,6 +216,16 @@ def test_a_meeting_moves_to_the_sfu_follows_the_speaker_and_shows_a_screen(
         for person in (ada, alan):
             expect(person.page.get_by_role("region", name="Stage").locator(screen)).to_be_visible()
             person.wait_for_playing(screen)
+
+        # The host records: every page says so, until the host stops.
+        ada.button("More options").click()
+        ada.page.get_by_role("menuitem", name="Start recording").click()
+        for person in everyone:
+            expect(person.page.get_by_role("status").filter(has_text="Recording")).to_be_visible()
+        ada.button("More options").click()
+        ada.page.get_by_role("menuitem", name="Stop recording").click()
+        for person in everyone:
+            expect(person.page.locator("#recording-indicator")).to_be_hidden()
 
         for person in everyone:
             assert person.errors == [], f"uncaught errors on {person.name}'s page: {person.errors}"

@@ -121,6 +121,9 @@ function renderControls() {
   chatBadge.hidden = unreadChat === 0;
   chatBadge.textContent = String(unreadChat);
   $("#lock-indicator").hidden = !roster.locked;
+  const recordingIndicator = $("#recording-indicator");
+  recordingIndicator.hidden = !roster.recording;
+  recordingIndicator.title = roster.recording ? "This meeting is being recorded" : "";
 }
 
 for (const button of buttons.mic) button.addEventListener("click", () => media.setMicEnabled(!media.intended.audio));
@@ -136,6 +139,13 @@ buttons.reactions.addEventListener("click", () => {
 buttons.more.addEventListener("click", () =>
   openMenuFor(buttons.more, [
     { label: layout === "gallery" ? "Switch to speaker view" : "Switch to gallery view", onSelect: toggleLayout },
+    ...(roster.isHost
+      ? [
+          roster.recording
+            ? { label: "Stop recording", onSelect: () => session.send("host.record.stop", {}) }
+            : { label: "Start recording", onSelect: () => session.send("host.record.start", {}) },
+        ]
+      : []),
     { label: "Settings", onSelect: () => openDialog("#settings-dialog") },
     { label: "Keyboard shortcuts", onSelect: () => openDialog("#help-dialog") },
   ]),
@@ -409,6 +419,9 @@ session.addEventListener("hand", ({ detail }) => {
   if (newest && newest !== roster.selfId && !handsSeen.has(newest)) toast(`${roster.name(newest)} raised a hand`, { timeout: 4000 });
   handsSeen = new Set(detail.hands || []);
   renderControls();
+});
+session.addEventListener("recording", ({ detail }) => {
+  toast(detail.active ? "This meeting is being recorded" : "Recording stopped", { timeout: 4000 });
 });
 session.addEventListener("locked", ({ detail }) => toast(detail.locked ? "The meeting is locked" : "The meeting is unlocked", { timeout: 3000 }));
 session.addEventListener("error", ({ detail }) => {

@@ -12,6 +12,7 @@ export class Roster extends EventTarget {
     this.hands = [];
     this.waiting = [];
     this.locked = false;
+    this.recording = false;
     this.muteOnEntry = false;
     this.title = "";
   }
@@ -20,13 +21,14 @@ export class Roster extends EventTarget {
     this.dispatchEvent(new CustomEvent("change", { detail: { what } }));
   }
 
-  reset({ you, roster = [], hands = [], meeting = {} }) {
+  reset({ you, roster = [], hands = [], meeting = {}, recording = {} }) {
     this.selfId = you.id;
     this.participants = new Map();
     for (const participant of roster) this.participants.set(participant.id, { ...participant });
     this.participants.set(you.id, { ...this.participants.get(you.id), ...you });
     this.hands = hands.filter((id) => this.participants.has(id));
     this.locked = Boolean(meeting.locked);
+    this.recording = Boolean(recording.active);
     this.muteOnEntry = Boolean(meeting.mute_on_entry);
     this.title = meeting.title || this.title;
     this.changed("all");
@@ -93,6 +95,11 @@ export class Roster extends EventTarget {
   setWaiting(list) {
     this.waiting = list;
     this.changed("waiting");
+  }
+
+  setRecording(active) {
+    this.recording = Boolean(active);
+    this.changed("recording");
   }
 
   setLocked(locked) {

@@ -158,6 +158,10 @@ export class MeetingSession extends EventTarget {
       case "waiting.list":
         this.roster.setWaiting(message.waiting || []);
         break;
+      case "recording":
+        this.roster.setRecording(message.active);
+        this.emit("recording", message);
+        break;
       case "meeting.locked":
         this.roster.setLocked(message.locked);
         this.emit("locked", message);
