@@ -8,6 +8,7 @@ import uuid
 from django.db import transaction
 from django.utils import timezone
 
+from conference.recordings.actions import end_active_recording
 from meetings.events import (
     control_on_commit,
     meeting_group,
@@ -169,6 +170,7 @@ def end_for_all(meeting: Meeting, by: uuid.UUID | None) -> None:
         state=ParticipantState.LEFT, leave_reason=LeaveReason.ENDED, left_at=timezone.now(), resume_token_hash=""
     )
     control_on_commit(meeting_group(meeting.pk), "ended", by=str(by) if by else None)
+    end_active_recording(meeting.pk)
 
 
 @transaction.atomic

@@ -23,7 +23,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from conference.accounts.models import Profile
-from conference.recordings.actions import active_recording
+from conference.recordings.actions import active_recording, end_active_recording
 from meetings import access
 from meetings.events import (
     chat_json,
@@ -362,6 +362,9 @@ def leave(participant: Participant, reason: LeaveReason) -> None:
         # An empty room starts over: the next people meet peer-to-peer until the threshold.
         Meeting.objects.filter(pk=meeting_id, status=MeetingStatus.LIVE).update(status=MeetingStatus.SCHEDULED)
         Meeting.objects.filter(pk=meeting_id, topology=Topology.SFU).update(topology=Topology.MESH)
+        # Nobody left to record: the capture ends (the worker queues the composition when its
+        # room closes), and the next people in this meeting can record again.
+        end_active_recording(meeting_id)
 
 
 @transaction.atomic

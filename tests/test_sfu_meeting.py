@@ -198,3 +198,24 @@ async def test_without_a_worker_recording_is_refused_and_nothing_is_left_behind(
     assert not await sync_to_async(Recording.objects.filter(meeting=meeting).exists)()
     await sync_to_async(meeting.refresh_from_db)()
     assert meeting.topology == "mesh"
+
+
+async def test_a_recording_ends_when_everyone_has_left_so_the_next_people_can_record(
+    meeting: Meeting, owner: User, sfu_workers: SfuWorkers
+) -> None:
+    await sync_to_async(sfu_workers.start)()
+    await save(meeting, waiting_room=False, topology="sfu")
+    host = await RoomClient.connect(meeting.code, owner, name="host")
+    await host.join()
+    pc = await offer_through(host)
+    try:
+        await host.send({"type": "host.record.start"})
+        assert (await host.expect("recording", timeout=20))["active"] is True
+        await host.send({"type": "leave"})
+        await host.expect_closed()
+    finally:
+        await pc.close()
+    recording = await sync_to_async(Recording.objects.get)(meeting=meeting)
+    assert recording.ended_at is not None
+    again = await RoomClient.connect(meeting.code, owner, name="again")
+    assert (await again.join())["recording"]["active"] is False

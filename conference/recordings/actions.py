@@ -114,6 +114,13 @@ def do_end_recording(recording_id: int) -> None:
     )
 
 
+def end_active_recording(meeting_id: int) -> None:
+    """The meeting ended or emptied while recording: the capture is over."""
+    Recording.objects.filter(meeting_id=meeting_id, ended_at__isnull=True, status=RecordingStatus.PENDING).update(
+        ended_at=timezone.now(), updated_at=timezone.now()
+    )
+
+
 def do_abandon_recording(recording_id: int, reason: str) -> None:
     """The worker could not start capturing: the row ends failed, with why."""
     now = timezone.now()
