@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from django.db import transaction
 
@@ -24,10 +25,10 @@ from conference.recordings.actions import (
 )
 from meetings.events import meeting_group, send_on_commit
 from meetings.host_controls import acting_host
-from meetings.models import Meeting
+from meetings.models import Meeting, MeetingStatus
 from meetings.protocol import ProtocolError
-from meetings.room import recording_state
-from meetings.sfu import SfuError, sfu_client
+from meetings.room import joined_participants, recording_state
+from meetings.sfu import SfuError, close_sfu_client, sfu_client
 from meetings.sfu_relay import ASSIGN_TIMEOUT, do_set_topology
 from meetings.topology import Topology
 
@@ -38,12 +39,25 @@ WORKER_TIMEOUT = 10.0
 
 @transaction.atomic
 def check_start(host_id: uuid.UUID) -> tuple[int, int | None, str]:
-    """(meeting id, user id, topology) of a host who may start a recording."""
+    """(meeting id, user id, topology) of a host in the room who may start a recording."""
     host = acting_host(host_id)
-    meeting = Meeting.objects.get(pk=host.meeting_id)
+    return _startable(Meeting.objects.get(pk=host.meeting_id), host.user_id)
+
+
+def _startable(meeting: Meeting, user_id: int | None) -> tuple[int, int | None, str]:
+    if meeting.status == MeetingStatus.ENDED:
+        raise ProtocolError("meeting_ended", "The meeting has ended.")
     if active_recording(meeting.pk) is not None:
         raise ProtocolError("already_recording", "This meeting is already being recorded.")
-    return meeting.pk, host.user_id, meeting.topology
+    if not joined_participants(meeting.pk).exists():
+        raise ProtocolError("room_empty", "Nobody is in the meeting: there is nothing to record.")
+    return meeting.pk, user_id, meeting.topology
+
+
+@transaction.atomic
+def check_start_by_owner(meeting_id: int, user_id: int) -> tuple[int, int | None, str]:
+    """The REST API's start: the owner, in the room or not (the view checked ownership)."""
+    return _startable(Meeting.objects.get(pk=meeting_id), user_id)
 
 
 @transaction.atomic
@@ -56,21 +70,40 @@ def begin(meeting_id: int, user_id: int | None) -> int:
 
 
 @transaction.atomic
-def announce(meeting_id: int, by: uuid.UUID) -> None:
-    send_on_commit(meeting_group(meeting_id), {"type": "recording", **recording_state(meeting_id), "by": str(by)})
+def announce(meeting_id: int, by: uuid.UUID | None) -> None:
+    event = {"type": "recording", **recording_state(meeting_id), "by": str(by) if by else None}
+    send_on_commit(meeting_group(meeting_id), event)
 
 
 @transaction.atomic
 def check_stop(host_id: uuid.UUID) -> tuple[int, int]:
     host = acting_host(host_id)
-    recording = active_recording(host.meeting_id)
+    return host.meeting_id, _active_id(host.meeting_id)
+
+
+def _active_id(meeting_id: int) -> int:
+    recording = active_recording(meeting_id)
     if recording is None:
         raise ProtocolError("not_recording", "This meeting is not being recorded.")
-    return host.meeting_id, recording.pk
+    return recording.pk
+
+
+@transaction.atomic
+def check_stop_by_owner(meeting_id: int) -> tuple[int, int]:
+    return meeting_id, _active_id(meeting_id)
 
 
 async def start_recording(host_id: uuid.UUID) -> None:
-    meeting_id, user_id, topology = await database_sync_to_async(check_start)(host_id)
+    """A host in the room starts recording."""
+    await start(*await database_sync_to_async(check_start)(host_id), by=host_id)
+
+
+async def stop_recording(host_id: uuid.UUID) -> None:
+    """A host in the room stops recording."""
+    await stop(*await database_sync_to_async(check_stop)(host_id), by=host_id)
+
+
+async def start(meeting_id: int, user_id: int | None, topology: str, *, by: uuid.UUID | None) -> None:
     room_id = str(meeting_id)
     client = sfu_client()
     try:
@@ -94,11 +127,10 @@ async def start_recording(host_id: uuid.UUID) -> None:
                 continue
             await database_sync_to_async(do_abandon_recording)(recording_id, f"{exc.code}: {exc.message}")
             raise ProtocolError(exc.code, "The media server could not start recording.") from exc
-    await database_sync_to_async(announce)(meeting_id, host_id)
+    await database_sync_to_async(announce)(meeting_id, by)
 
 
-async def stop_recording(host_id: uuid.UUID) -> None:
-    meeting_id, recording_id = await database_sync_to_async(check_stop)(host_id)
+async def stop(meeting_id: int, recording_id: int, *, by: uuid.UUID | None) -> None:
     room_id = str(meeting_id)
     try:
         worker = await sfu_client().assign(room_id, ASSIGN_TIMEOUT)
@@ -109,4 +141,20 @@ async def stop_recording(host_id: uuid.UUID) -> None:
         if exc.code not in ("not_recording", "unknown_room", "sfu_unavailable", "sfu_timeout"):
             raise ProtocolError(exc.code, "The media server could not stop recording.") from exc
     await database_sync_to_async(do_end_recording)(recording_id)
-    await database_sync_to_async(announce)(meeting_id, host_id)
+    await database_sync_to_async(announce)(meeting_id, by)
+
+
+def run_from_sync(action: str, meeting_id: int, user_id: int) -> None:
+    """Start or stop from synchronous code (the REST API): one event loop for the call, whose
+    SFU client is closed before it ends."""
+
+    async def call() -> None:
+        try:
+            if action == "start":
+                await start(*await database_sync_to_async(check_start_by_owner)(meeting_id, user_id), by=None)
+            else:
+                await stop(*await database_sync_to_async(check_stop_by_owner)(meeting_id), by=None)
+        finally:
+            await close_sfu_client()
+
+    async_to_sync(call)()
