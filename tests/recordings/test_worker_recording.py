@@ -1,7 +1,8 @@
 """The whole recording pipeline without the room UI: aiortc participants publish VP8 + Opus
 through a real SFU router, the worker's recorder writes their tracks without decoding (one
 participant joins half way), and the composition task turns the spool folder into a ready MP4
-with one video and one audio stream of the recorded length, whose frames decode."""
+with one video and one audio stream of the recorded length, whose frames decode, and where the
+latecomer's picture appears only from when they joined."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from conference.recordings.tasks import compose
 from media_workers.recording.room import RoomRecorder
 from tests.media_workers.sfu_clients import Client, join, wait_for
 from tests.media_workers.sfu_fixtures import open_room
-from tests.recordings.media import decode_errors, probe
+from tests.recordings.media import decode_errors, mean_brightness, probe
 
 pytestmark = pytest.mark.django_db
 
@@ -57,3 +58,10 @@ def test_what_the_worker_records_composes_into_a_ready_mp4(
     assert sorted(stream["codec_type"] for stream in info["streams"]) == ["audio", "video"]
     assert abs(float(info["format"]["duration"]) - seconds) <= 1.0
     assert decode_errors(video) == (0, "")
+    # 320x180, two cameras side by side: Alice (a moving gradient from the start) on the left,
+    # Bob black until he joined, then his gradient, on the right.
+    alice_tile, bob_tile = "160:180:0:0", "160:180:160:0"
+    bob_from = starts[("bob", "camera")] / 1000
+    assert mean_brightness(video, 0.8, alice_tile) > 60
+    assert mean_brightness(video, 0.8, bob_tile) < 30
+    assert mean_brightness(video, bob_from + 1.5, bob_tile) > 60
