@@ -203,6 +203,7 @@ class Room:
         if isinstance(job, _PeerFailed):
             # The router drops a failed peer itself; the room only forgets it.
             self.peers.discard(job.peer_id)
+            await self._stop_recording_if_empty()
             return
         started = time.monotonic()
         try:
@@ -219,6 +220,18 @@ class Room:
                 await self.service.reply_error(job, p.ErrorCode.MEDIA_ERROR, f"{job.method} failed.", started)
         else:
             await self.service.reply_ok(job, result, started)
+
+    async def _stop_recording_if_empty(self) -> None:
+        """The last peer left: nothing more to record, so the recording ends now (not when the
+        empty room closes) and goes to composition."""
+        if self.peers or self.recording_id is None:
+            return
+        recording_id, self.recording_id = self.recording_id, None
+        try:
+            self.router.stop_recording()
+        except Exception:
+            logger.exception("room %s: ending recording %s failed", self.room_id, recording_id)
+        await self.service.compose(recording_id)
 
     def _known(self, peer_id: str) -> None:
         if peer_id not in self.peers:
@@ -253,6 +266,7 @@ class Room:
                 # Already gone from the router (it failed a moment ago): leaving succeeded.
                 if getattr(exc, "code", None) != p.ErrorCode.UNKNOWN_PEER:
                     raise
+            await self._stop_recording_if_empty()
             return {}
         if isinstance(job, p.RoomStats):
             return {"room_id": self.room_id, "peer_ids": sorted(self.peers), "media": read_stats(router.stats())}

@@ -389,3 +389,17 @@ async def test_a_room_that_closes_while_recording_queues_the_composition(tmp_pat
         await h.call("room.close", room_id="m1")
         assert h.composed == [5]
         assert (tmp_path / "5" / "manifest.json").exists()
+
+
+async def test_a_recording_ends_when_the_last_peer_leaves(tmp_path: Path) -> None:
+    async with harness(recordings_dir=tmp_path) as h:
+        await h.call("room.assign", room_id="m1")
+        await h.call("room.join", room_id="m1", peer_id="alice", sdp="v=0")
+        await h.call("room.join", room_id="m1", peer_id="bob", sdp="v=0")
+        await h.call("room.record.start", room_id="m1", recording_id=9)
+        await h.call("room.leave", room_id="m1", peer_id="alice")
+        assert h.composed == []  # Bob is still there
+        await h.call("room.leave", room_id="m1", peer_id="bob")
+        assert h.composed == [9]
+        assert h.routers["m1"].recorder is None
+        assert (await h.call("room.record.stop", room_id="m1"))["error"]["code"] == NOT_RECORDING
