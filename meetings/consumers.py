@@ -352,8 +352,19 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(event)
 
     async def on_host_record_start(self, message: protocol.HostRecordStart) -> None:
-        assert self.participant_id is not None
-        await recording_controls.start_recording(self.participant_id)
+        participant_id = self.participant_id
+        assert participant_id is not None
+
+        async def start() -> None:
+            try:
+                await recording_controls.start_recording(participant_id)
+            except ProtocolError as exc:
+                await self.send_json(exc.to_message())
+
+        # In the background: a meeting that just moved to the SFU waits for its first browser
+        # to join the worker, which may be this very connection's next message (media.offer).
+        if not services().tasks.start_once(f"record-{self.meeting_id}", start):
+            raise ProtocolError("already_recording", "A recording is being started.")
 
     async def on_host_record_stop(self, message: protocol.HostRecordStop) -> None:
         assert self.participant_id is not None

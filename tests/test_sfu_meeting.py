@@ -219,3 +219,19 @@ async def test_a_recording_ends_when_everyone_has_left_so_the_next_people_can_re
     assert recording.ended_at is not None
     again = await RoomClient.connect(meeting.code, owner, name="again")
     assert (await again.join())["recording"]["active"] is False
+
+
+async def test_a_host_alone_in_a_peer_to_peer_meeting_can_record(
+    meeting: Meeting, owner: User, sfu_workers: SfuWorkers
+) -> None:
+    await sync_to_async(sfu_workers.start)()
+    await save(meeting, waiting_room=False)
+    host = await RoomClient.connect(meeting.code, owner, name="host")
+    await host.join()
+    await host.send({"type": "host.record.start"})
+    assert (await host.expect("media.topology", timeout=15))["topology"] == "sfu"
+    pc = await offer_through(host)  # this connection's own offer opens the room on the worker
+    try:
+        assert (await host.expect("recording", timeout=30))["active"] is True
+    finally:
+        await pc.close()
