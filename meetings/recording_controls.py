@@ -120,13 +120,18 @@ async def start(meeting_id: int, user_id: int | None, topology: str, *, by: uuid
             await client.request(worker.channel, message, WORKER_TIMEOUT)
             break
         except SfuError as exc:
-            # Just moved to the SFU: the room opens on the worker when the first browser joins.
-            if exc.code == "unknown_room" and asyncio.get_running_loop().time() < deadline:
-                await asyncio.sleep(0.5)
+            failure = exc
+        # Just moved to the SFU: the room opens on the worker when the first browser joins.
+        if failure.code == "unknown_room" and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.5)
+            try:
                 worker = await client.assign(room_id, ASSIGN_TIMEOUT)
                 continue
-            await database_sync_to_async(do_abandon_recording)(recording_id, f"{exc.code}: {exc.message}")
-            raise ProtocolError(exc.code, "The media server could not start recording.") from exc
+            except SfuError as exc:
+                failure = exc
+        # Never leave a row "capturing" that nothing records: it would block the next start.
+        await database_sync_to_async(do_abandon_recording)(recording_id, f"{failure.code}: {failure.message}")
+        raise ProtocolError(failure.code, "The media server could not start recording.") from failure
     await database_sync_to_async(announce)(meeting_id, by)
 
 
