@@ -424,7 +424,16 @@ session.addEventListener("recording", ({ detail }) => {
   toast(detail.active ? "This meeting is being recorded" : "Recording stopped", { timeout: 4000 });
 });
 session.addEventListener("locked", ({ detail }) => toast(detail.locked ? "The meeting is locked" : "The meeting is unlocked", { timeout: 3000 }));
+// Refusals of our media.offer by the media server side: try again with a new connection (with
+// backoff) instead of staying without media; the peer-to-peer connections, if any, carry on.
+const SFU_RETRY_CODES = new Set(["sfu_unavailable", "sfu_timeout", "unknown_room", "worker_draining"]);
 session.addEventListener("error", ({ detail }) => {
+  const sfu = sfuTransport();
+  if (sfu && SFU_RETRY_CODES.has(detail.code) && sfu.connectionState() !== "connected") {
+    sfu.scheduleRestart();
+    if (sfu.attempt === 1) toast("Connecting to the media server…", { timeout: 4000 });
+    return;
+  }
   const text = detail.code === "rate_limited" ? "You're sending too fast. Wait a moment." : detail.message;
   toast(text, { kind: "error" });
 });
