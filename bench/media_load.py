@@ -39,11 +39,11 @@ from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCRtpS
 from aiortc.rtcrtptransceiver import RTCRtpTransceiver
 from aiortc.rtp import RtpPacket
 
+from bench.machine import cpu_seconds, runqueue_wait_seconds
 from bench.media_clip import MediaClip, ReplayTrack
 
 Kind = Literal["audio", "video"]
 DEBUG = bool(os.environ.get("BENCH_SFU_DEBUG"))
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def log(message: str) -> None:
@@ -96,23 +96,6 @@ def percentiles_ms(values_ns: Sequence[int]) -> dict[str, float | int | None]:
         "max": round(ordered[-1] / 1e6, 3),
         "mean": round(sum(ordered) / len(ordered) / 1e6, 3),
     }
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """utime + stime of a whole process (all threads) from /proc/<pid>/stat."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
-def process_runqueue_seconds(pid: int) -> float:
-    """Time the process's threads spent runnable but waiting for a CPU."""
-    total = 0
-    with contextlib.suppress(OSError):
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{task}/schedstat") as stat:
-                total += int(stat.read().split()[1])
-    return total / 1e9
 
 
 def process_threads(pid: int) -> int:
@@ -559,9 +542,9 @@ async def run_load(adapter: SfuAdapter, clip: MediaClip, options: LoadOptions) -
         own = os.getpid()
         lag.start()
         stats0 = await adapter.stats()
-        cpu0 = process_cpu_seconds(pid) if pid else None
-        rq0 = process_runqueue_seconds(pid) if pid else None
-        own0 = process_cpu_seconds(own)
+        cpu0 = cpu_seconds(pid) if pid else None
+        rq0 = runqueue_wait_seconds(pid) if pid else None
+        own0 = cpu_seconds(own) or 0.0
         lag.recording = True
         probe.window.start_ns = time.monotonic_ns()
         if baseline_probe is not None:
@@ -572,10 +555,10 @@ async def run_load(adapter: SfuAdapter, clip: MediaClip, options: LoadOptions) -
             if baseline_probe is not None:
                 baseline_probe.prune(time.monotonic_ns() - 5_000_000_000)
         probe.window.end_ns = time.monotonic_ns()
-        cpu1 = process_cpu_seconds(pid) if pid else None
+        cpu1 = cpu_seconds(pid) if pid else None
         stats1 = await adapter.stats()
-        rq1 = process_runqueue_seconds(pid) if pid else None
-        own1 = process_cpu_seconds(own)
+        rq1 = runqueue_wait_seconds(pid) if pid else None
+        own1 = cpu_seconds(own) or 0.0
         lag.recording = False
         # Let packets sent in the window arrive, then stop counting.
         await asyncio.sleep(options.drain_seconds)

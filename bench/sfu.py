@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import faulthandler
 import json
 import os
@@ -46,10 +45,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from bench.machine import cpu_model, git_revision, package_versions
 from bench.media_clip import load_or_build_clip
 from bench.media_load import LoadOptions, SfuAdapter, log, run_load
 from bench.netns import NetnsError, inside_private_netns, reexec_in_private_netns, setup_veth
@@ -129,43 +128,11 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
 # --- environment -----------------------------------------------------------------------------
 
 
-def package_versions(names: Sequence[str]) -> dict[str, str]:
-    versions: dict[str, str] = {}
-    for name in names:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
-
-
-def git_revision() -> dict[str, Any]:
-    def git(*args: str) -> str:
-        return subprocess.run(  # noqa: S603
-            ["git", "-C", str(ROOT), *args],  # noqa: S607
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-
-    try:
-        return {"commit": git("rev-parse", "--short", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
-    except (OSError, subprocess.SubprocessError):
-        return {"commit": None, "dirty": None}
-
-
 def environment_facts() -> dict[str, Any]:
-    cpu_model = ""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "platform": platform.platform(),
-        "cpu_model": cpu_model,
+        "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
         "load_average": [round(value, 2) for value in os.getloadavg()],
         "python": platform.python_version(),

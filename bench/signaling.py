@@ -21,7 +21,7 @@ goes to stdout; progress to stderr. Every step has a timeout and the servers are
 exit (Ctrl-C and SIGTERM too)::
 
     .venv/bin/pip install -r bench/requirements.txt
-    .venv/bin/python bench/signaling.py --clients 500 > result.json
+    .venv/bin/python -m bench.signaling --clients 500 > result.json
 
 The exit status is 0 only when every client joined, every roster converged, no connection was
 dropped while idle and no chat message was lost. docs/performance.md records the results.
@@ -51,7 +51,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -59,6 +58,8 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.typing import Origin
+
+from bench.machine import cpu_model, cpu_seconds, git_revision, package_versions, runqueue_wait_seconds
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCT_MAX_PARTICIPANTS = 1000  # meetings.Meeting.max_participants is validated to 2..1000
@@ -165,29 +166,6 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process, from /proc/<pid>/stat."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()  # fields 3.. of proc(5); utime and stime are 14 and 15
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def runqueue_wait_seconds(pid: int) -> float | None:
-    """Time the process's threads were runnable but waiting for a CPU (/proc/<pid>/task/*/schedstat):
-    how much a loaded machine (other processes) delayed it."""
-    total = 0
-    try:
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                total += int((task / "schedstat").read_text().split()[1])
-    except OSError:
-        return None
-    return total / 1e9
 
 
 def rss_mib(pid: int) -> float | None:
@@ -298,44 +276,7 @@ def http_status(port: int, path: str, timeout: float = 5.0) -> int | None:
         return None
 
 
-def package_versions(names: Sequence[str]) -> dict[str, str]:
-    versions: dict[str, str] = {}
-    for name in names:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
-
-
-def git_revision() -> dict[str, Any]:
-    try:
-        head = subprocess.run(  # noqa: S603
-            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],  # noqa: S607
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(  # noqa: S603
-            ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],  # noqa: S607
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return {"commit": None, "dirty": None}
-    return {"commit": head, "dirty": bool(dirty)}
-
-
 def environment_facts() -> dict[str, Any]:
-    cpu_model = ""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
     mem_total_gib = None
     with contextlib.suppress(OSError, ValueError, IndexError):
         for line in Path("/proc/meminfo").read_text().splitlines():
@@ -345,7 +286,7 @@ def environment_facts() -> dict[str, Any]:
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "hostname": platform.node(),
         "platform": platform.platform(),
-        "cpu_model": cpu_model,
+        "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
         "cpus_usable": len(os.sched_getaffinity(0)),
         "memory_gib": mem_total_gib,

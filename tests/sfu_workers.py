@@ -15,6 +15,7 @@ import redis
 from django.conf import settings
 
 from media_workers.keys import Keys, text
+from tests.subprocesses import server_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKER_START_TIMEOUT = 60.0
@@ -60,7 +61,7 @@ class SfuWorkers:
     def start(self) -> SfuWorker:
         worker_id = f"{self.key_prefix}-{len(self.started) + 1}"
         env = {
-            **{key: value for key, value in os.environ.items() if key != "DJANGO_ALLOW_ASYNC_UNSAFE"},
+            **server_environment(),
             "SFU_WORKER_ID": worker_id,
             "SFU_KEY_PREFIX": self.key_prefix,
             "SFU_CHANNEL_PREFIX": str(settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]),  # type: ignore[index]

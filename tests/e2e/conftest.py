@@ -8,7 +8,6 @@ visible to it) and the Redis of the test run (``REDIS_URL``).
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -17,13 +16,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from tests.e2e.support import AsgiServer
+from tests.subprocesses import server_environment, test_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -52,12 +51,6 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    password = f":{quote(str(db['PASSWORD']), safe='')}" if db.get("PASSWORD") else ""
-    return f"postgres://{quote(str(db['USER']), safe='')}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-
-
 def _healthy(url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:  # noqa: S310 (our own http URL)
@@ -76,10 +69,10 @@ def asgi_env() -> dict[str, str]:
 def asgi_server(transactional_db: None, tmp_path: Path, asgi_env: dict[str, str]) -> Iterator[AsgiServer]:
     port = _free_port()
     env = {
-        **{key: value for key, value in os.environ.items() if key != "DJANGO_ALLOW_ASYNC_UNSAFE"},
+        **server_environment(),
         **asgi_env,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": test_database_url(),
         # The test settings run with DEBUG off, so session cookies are Secure and Chromium
         # would not send them back over plain http to 127.0.0.1. Only this process is told
         # otherwise; the production default stays secure.

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,26 +15,14 @@ from playwright.async_api import Page, async_playwright
 
 from media_workers.keyframes import is_vp8_keyframe
 from media_workers.sequencing import seq_delta
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_FLAGS
 from tests.media_workers.sfu_clients import join, slot_mids, wait_for
 from tests.media_workers.sfu_fixtures import Room, open_room
 
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_PRESENT = CHROMIUM.exists()
 BLANK_PAGE = (
     b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 13\r\nConnection: close\r\n\r\n<html></html>"
 )
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--allow-loopback-in-peer-connection",
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 OFFER = """async () => {
   const pc = new RTCPeerConnection({iceServers: []});
   window.pc = pc;
@@ -74,7 +61,7 @@ async def page() -> AsyncIterator[Page]:
     server = await asyncio.start_server(_serve_blank, "127.0.0.1", 0)  # a secure context for getUserMedia
     port = server.sockets[0].getsockname()[1]
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS, headless=True)
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, headless=True)
         try:
             page = await browser.new_page()
             await page.goto(f"http://127.0.0.1:{port}/")

@@ -4,7 +4,6 @@ it once its heartbeat is stale and queues it again, and a new worker finishes it
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -12,29 +11,22 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from conference import celery_app
 from conference.recordings.actions import do_sweep_stuck
 from conference.recordings.models import Recording, RecordingStatus
 from conference.recordings.tasks import queue_composition
+from tests.subprocesses import server_environment, test_database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ROOT = Path(__file__).resolve().parents[2]
 # Its own broker database and queue: no other test's tasks, no other worker takes ours.
 QUEUE = "recordings-crash-test"
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    password = f":{quote(str(db['PASSWORD']), safe='')}" if db.get("PASSWORD") else ""
-    return f"postgres://{quote(str(db['USER']), safe='')}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
 class Workers:
@@ -64,9 +56,9 @@ class Workers:
 @pytest.fixture
 def workers(spool: Path, tmp_path: Path) -> Iterator[Workers]:
     env = {
-        **{key: value for key, value in os.environ.items() if key != "DJANGO_ALLOW_ASYNC_UNSAFE"},
+        **server_environment(),
         "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": test_database_url(),
         "RECORDINGS_SPOOL_DIR": str(settings.RECORDINGS_SPOOL_DIR),
         "DATA_DIR": str(Path(settings.MEDIA_ROOT).parent),
         # Big enough to be caught half way on this machine, small enough to finish soon.
