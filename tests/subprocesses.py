@@ -10,7 +10,7 @@ from urllib.parse import quote
 from django.db import connection
 
 
-def test_database_url() -> str:
+def server_database_url() -> str:
     """The test database pytest-django created (data a transactional test commits is visible)."""
     db = connection.settings_dict
     password = f":{quote(str(db['PASSWORD']), safe='')}" if db.get("PASSWORD") else ""

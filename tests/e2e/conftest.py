@@ -22,7 +22,7 @@ from django.db import connections
 from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from tests.e2e.support import AsgiServer
-from tests.subprocesses import server_environment, test_database_url
+from tests.subprocesses import server_database_url, server_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -72,7 +72,7 @@ def asgi_server(transactional_db: None, tmp_path: Path, asgi_env: dict[str, str]
         **server_environment(),
         **asgi_env,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": test_database_url(),
+        "DATABASE_URL": server_database_url(),
         # The test settings run with DEBUG off, so session cookies are Secure and Chromium
         # would not send them back over plain http to 127.0.0.1. Only this process is told
         # otherwise; the production default stays secure.

@@ -20,7 +20,7 @@ from conference import celery_app
 from conference.recordings.actions import do_sweep_stuck
 from conference.recordings.models import Recording, RecordingStatus
 from conference.recordings.tasks import queue_composition
-from tests.subprocesses import server_environment, test_database_url
+from tests.subprocesses import server_database_url, server_environment
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -58,7 +58,7 @@ def workers(spool: Path, tmp_path: Path) -> Iterator[Workers]:
     env = {
         **server_environment(),
         "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": test_database_url(),
+        "DATABASE_URL": server_database_url(),
         "RECORDINGS_SPOOL_DIR": str(settings.RECORDINGS_SPOOL_DIR),
         "DATA_DIR": str(Path(settings.MEDIA_ROOT).parent),
         # Big enough to be caught half way on this machine, small enough to finish soon.
