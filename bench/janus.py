@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import json
 import os
 import secrets
@@ -31,6 +30,7 @@ from typing import Any
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
+from bench.machine import die_with_parent
 from bench.media_load import SfuAdapter, StreamInfo
 
 JANUS_BINARY = "/usr/bin/janus"
@@ -143,13 +143,6 @@ class JanusProcess:
             return self.log_path.read_text(errors="replace").splitlines()[-lines:]
         except OSError:
             return []
-
-
-def die_with_parent() -> None:
-    """In the child, before exec: SIGTERM when the benchmark dies without cleaning up (Linux)."""
-    with contextlib.suppress(OSError, AttributeError):
-        pr_set_pdeathsig = 1
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM))
 
 
 def launch_janus(folder: Path, ice_address: str, http_port: int, debug_level: int) -> JanusProcess:

@@ -4,7 +4,9 @@ the machine, the package versions and the code's revision. Shared by every scrip
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
+import signal
 import subprocess
 from importlib import metadata
 from pathlib import Path
@@ -21,6 +23,33 @@ def cpu_seconds(pid: int) -> float | None:
         return None
     fields = stat.rsplit(")", 1)[1].split()  # fields 3.. of proc(5); utime and stime are 14 and 15
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def die_with_parent() -> None:
+    """In a child, before exec: SIGTERM when the benchmark dies without cleaning up (Linux)."""
+    with contextlib.suppress(OSError, AttributeError):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM))
+
+
+def pin_process(pid: int, cpus: set[int]) -> int:
+    """Restricts every thread of ``pid`` to ``cpus`` (threads created later inherit it from
+    their creator). Returns how many threads were pinned."""
+    pinned = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError, ValueError):
+            os.sched_setaffinity(int(task.name), cpus)
+            pinned += 1
+    return pinned
+
+
+def parse_cpus(text: str) -> set[int]:
+    """``"1"``, ``"0,2"`` or ``"2-3"`` as a set of CPU numbers (empty text: no pinning)."""
+    cpus: set[int] = set()
+    for part in filter(None, (item.strip() for item in text.split(","))):
+        first, _, last = part.partition("-")
+        cpus.update(range(int(first), int(last or first) + 1))
+    return cpus
 
 
 def runqueue_wait_seconds(pid: int) -> float | None:

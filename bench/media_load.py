@@ -33,14 +33,17 @@ import struct
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCRtpSender
 from aiortc.rtcrtptransceiver import RTCRtpTransceiver
 from aiortc.rtp import RtpPacket
 
-from bench.machine import cpu_seconds, runqueue_wait_seconds
+from bench.machine import cpu_seconds, pin_process, runqueue_wait_seconds
 from bench.media_clip import MediaClip, ReplayTrack
+from bench.pacer import Pacer, Send
+from bench.wire_capture import CaptureError, WireCapture, WireKey, rtp_timestamps
 
 Kind = Literal["audio", "video"]
 DEBUG = bool(os.environ.get("BENCH_SFU_DEBUG"))
@@ -185,14 +188,29 @@ class Probe:
     warm: set[tuple[int, int, str]] = field(default_factory=set)  # (subscriber, publisher, kind) seen
     warm_wanted: int = 0
     all_warm: asyncio.Event = field(default_factory=asyncio.Event)
+    # For the wire capture: each departure's (SSRC, sequence) as sent, and per delivery in the
+    # window (kind, publisher's wire key, subscriber's wire key).
+    departure_wire: dict[tuple[int, str, bytes], WireKey] = field(default_factory=dict)
+    wire_pairs: list[tuple[str, WireKey, WireKey]] = field(default_factory=list)
 
-    def departed(self, publisher: int, kind: str, payload: bytes, now_ns: int) -> None:
+    def departed(self, publisher: int, kind: str, payload: bytes, now_ns: int, wire: WireKey | None = None) -> None:
         counted = self.window.open()
-        self.departures[(publisher, kind, payload)] = (now_ns, counted)
+        key = (publisher, kind, payload)
+        self.departures[key] = (now_ns, counted)
+        if wire is not None:
+            self.departure_wire[key] = wire
         if counted:
             self.sent_in_window[kind] += 1
 
-    def arrived(self, subscriber: int, publisher: int, kind: str, payload: bytes, arrival_ns: int) -> None:
+    def arrived(
+        self,
+        subscriber: int,
+        publisher: int,
+        kind: str,
+        payload: bytes,
+        arrival_ns: int,
+        wire: WireKey | None = None,
+    ) -> None:
         self.arrivals_total += 1
         window = self.window
         if not window.start_ns:
@@ -213,6 +231,9 @@ class Probe:
             return
         sent_ns, counted = departure
         if counted:
+            sent_wire = self.departure_wire.get((publisher, kind, payload))
+            if wire is not None and sent_wire is not None:
+                self.wire_pairs.append((kind, sent_wire, wire))
             self.delivered[kind] += 1
             latency = arrival_ns - sent_ns
             self.latencies[kind].append(latency)
@@ -224,6 +245,7 @@ class Probe:
         stale = [key for key, (sent, _) in self.departures.items() if sent < older_than_ns]
         for key in stale:
             del self.departures[key]
+            self.departure_wire.pop(key, None)
 
 
 class LoopLag:
@@ -271,6 +293,7 @@ class Publisher:
     index: int
     pc: RTCPeerConnection
     tracks: list[ReplayTrack]
+    pacers: list[Pacer] = field(default_factory=list)
 
 
 @dataclass
@@ -280,8 +303,9 @@ class Subscriber:
     streams: dict[str, StreamInfo]
 
 
-def hook_publisher(publisher: Publisher, probe: Probe) -> None:
-    """Stamp each media packet the publisher sends (before SRTP protect + sendto)."""
+def hook_publisher(publisher: Publisher, probe: Probe, pacing_bps: float = 0.0) -> None:
+    """Stamp each media packet the publisher sends (before SRTP protect + sendto); with
+    ``pacing_bps`` > 0, video goes through a :class:`Pacer` first (stamped when it leaves it)."""
     # With BUNDLE the transceivers share one DTLS transport: wrap each transport once and tell
     # the kind by payload type (retransmissions, on the RTX payload types, are not stamped).
     kinds_by_transport: dict[int, tuple[Any, dict[int, str]]] = {}
@@ -292,17 +316,33 @@ def hook_publisher(publisher: Publisher, probe: Probe) -> None:
     for transport, kinds in kinds_by_transport.values():
         original: Callable[[bytes], Awaitable[None]] = transport._send_rtp
 
-        async def send_rtp(
-            data: bytes, original: Callable[[bytes], Awaitable[None]] = original, kinds: dict[int, str] = kinds
-        ) -> None:
+        async def stamped(data: bytes, original: Send = original, kinds: dict[int, str] = kinds) -> None:
             parsed = rtp_payload(data)
             if parsed is not None:
                 kind = kinds.get(parsed[0])
                 if kind is not None:
-                    probe.departed(publisher.index, kind, parsed[1], time.monotonic_ns())
+                    sequence, ssrc = struct.unpack_from("!H4xI", data, 2)
+                    probe.departed(publisher.index, kind, parsed[1], time.monotonic_ns(), (ssrc, sequence))
             await original(data)
 
-        transport._send_rtp = send_rtp
+        if pacing_bps <= 0:
+            transport._send_rtp = stamped
+            continue
+        pacer = Pacer(pacing_bps, stamped)
+        pacer.start()
+        publisher.pacers.append(pacer)
+        video_types = {payload_type for payload_type, kind in kinds.items() if kind == "video"}
+
+        async def paced(
+            data: bytes, pacer: Pacer = pacer, stamped: Send = stamped, video: set[int] = video_types
+        ) -> None:
+            parsed = rtp_payload(data)
+            if parsed is not None and parsed[0] in video:
+                await pacer.enqueue(data)
+            else:
+                await stamped(data)  # audio (and RTCP-free control) is not paced, as in browsers
+
+        transport._send_rtp = paced
 
 
 def hook_subscriber(subscriber: Subscriber, probe: Probe) -> None:
@@ -372,7 +412,8 @@ def hook_subscriber(subscriber: Subscriber, probe: Probe) -> None:
             if packet.payload_type not in primary_by_kind.get(info.kind, ()):
                 probe.retransmissions += 1
                 return
-            probe.arrived(subscriber.index, info.publisher, info.kind, packet.payload, arrival)
+            wire = (packet.ssrc, packet.sequence_number)
+            probe.arrived(subscriber.index, info.publisher, info.kind, packet.payload, arrival, wire)
 
         dtls._handle_rtp_data = handle_rtp_data
 
@@ -400,9 +441,14 @@ class LoadOptions:
     connect_concurrency: int = 8
     connect_timeout: float = 30.0
     baseline: bool = True
+    pacing_bps: float = 0.0  # video pacing rate of every publisher (0: aiortc's bursts)
+    sfu_cpus: frozenset[int] = frozenset()  # pin the SFU process to these CPUs (empty: no pinning)
+    capture_path: Path | None = None  # tcpdump file for the wire latency (None: no capture)
 
 
-async def connect_direct_pair(clip: MediaClip, probe: Probe, limit: float) -> list[RTCPeerConnection]:
+async def connect_direct_pair(
+    clip: MediaClip, probe: Probe, limit: float, pacing_bps: float = 0.0
+) -> tuple[list[RTCPeerConnection], Publisher]:
     """One more publisher sending straight to one more subscriber, no SFU in between.
 
     It runs through the same hooks, the same event loop and the same window as the SFU's peers:
@@ -427,8 +473,37 @@ async def connect_direct_pair(clip: MediaClip, probe: Probe, limit: float) -> li
     hook_subscriber(Subscriber(index=0, pc=receiver, streams=streams), probe)
     await wait_connected(sender, limit)
     await wait_connected(receiver, limit)
-    hook_publisher(Publisher(index=0, pc=sender, tracks=tracks), probe)
-    return [sender, receiver]
+    publisher = Publisher(index=0, pc=sender, tracks=tracks)
+    hook_publisher(publisher, probe, pacing_bps)
+    return [sender, receiver], publisher
+
+
+def wire_result(capture: WireCapture, probe: Probe) -> dict[str, Any]:
+    """The SFU's added latency on the wire: kernel receive time of each forwarded copy minus that
+    of the publisher's packet it carries (``bench/wire_capture.py``)."""
+    summary = capture.stop()
+    try:
+        stamps = rtp_timestamps(capture.path)
+    except (OSError, CaptureError) as exc:
+        return {"error": str(exc), "tcpdump": summary}
+    latencies: dict[str, list[int]] = {"audio": [], "video": []}
+    missing = 0
+    for kind, sent, received in probe.wire_pairs:
+        sent_ns, received_ns = stamps.get(sent), stamps.get(received)
+        if sent_ns is None or received_ns is None:
+            missing += 1
+            continue
+        latencies[kind].append(received_ns - sent_ns)
+    with contextlib.suppress(OSError):
+        capture.path.unlink()
+    return {
+        "what": "kernel receive time of each forwarded copy - that of the publisher's packet (tcpdump on lo)",
+        "latency_ms": percentiles_ms(latencies["audio"] + latencies["video"]),
+        "latency_ms_by_kind": {kind: percentiles_ms(values) for kind, values in latencies.items()},
+        "matched": sum(len(values) for values in latencies.values()),
+        "not_in_capture": missing,
+        "tcpdump": summary.splitlines()[-3:],
+    }
 
 
 def baseline_result(probe: Probe | None) -> dict[str, Any] | None:
@@ -483,11 +558,16 @@ async def run_load(adapter: SfuAdapter, clip: MediaClip, options: LoadOptions) -
     subscribers: list[Subscriber] = []
     baseline_probe: Probe | None = None
     baseline_pcs: list[RTCPeerConnection] = []
+    publishers_paced: list[Publisher] = []  # the direct pair's publisher (its pacers stop too)
     result: dict[str, Any] = {"target": adapter.name}
     setup_started = time.monotonic()
     try:
         await adapter.connect(options.publishers, options.subscribers)
         result["sfu"] = adapter.describe()
+        sfu_pid = adapter.sfu_pid()
+        if options.sfu_cpus and sfu_pid:
+            pin_process(sfu_pid, set(options.sfu_cpus))
+            result["sfu_cpus"] = sorted(options.sfu_cpus)
         for index in range(options.publishers):
             pc = new_peer_connection()
             # Publishers start at different points of the clip so their payloads differ.
@@ -504,7 +584,7 @@ async def run_load(adapter: SfuAdapter, clip: MediaClip, options: LoadOptions) -
             await adapter.publish(index, pc)
             await wait_connected(pc, options.connect_timeout)
             publisher = Publisher(index=index, pc=pc, tracks=[audio, video])
-            hook_publisher(publisher, probe)
+            hook_publisher(publisher, probe, options.pacing_bps)
             publishers.append(publisher)
         log(f"{adapter.name}: {len(publishers)} publisher(s) connected")
 
@@ -525,7 +605,10 @@ async def run_load(adapter: SfuAdapter, clip: MediaClip, options: LoadOptions) -
         result["setup_seconds"] = round(time.monotonic() - setup_started, 2)
         if options.baseline:
             baseline_probe = Probe(subscribers=1)
-            baseline_pcs = await connect_direct_pair(clip, baseline_probe, options.connect_timeout)
+            baseline_pcs, baseline_publisher = await connect_direct_pair(
+                clip, baseline_probe, options.connect_timeout, options.pacing_bps
+            )
+            publishers_paced.append(baseline_publisher)
 
         # Warm-up: every subscriber receives audio and video of every publisher.
         wanted = options.subscribers * options.publishers * 2
@@ -536,6 +619,10 @@ async def run_load(adapter: SfuAdapter, clip: MediaClip, options: LoadOptions) -
             await asyncio.wait_for(probe.all_warm.wait(), max(options.warmup_seconds, 20.0))
         result["warm_streams"] = {"receiving": len(probe.warm), "expected": wanted}
         await asyncio.sleep(options.warmup_seconds)
+
+        capture = WireCapture(options.capture_path) if options.capture_path else None
+        if capture is not None:
+            await asyncio.to_thread(capture.start)
 
         # Measured window.
         pid = adapter.sfu_pid()
@@ -563,6 +650,8 @@ async def run_load(adapter: SfuAdapter, clip: MediaClip, options: LoadOptions) -
         # Let packets sent in the window arrive, then stop counting.
         await asyncio.sleep(options.drain_seconds)
         probe.window.arrivals_end_ns = time.monotonic_ns()
+        if capture is not None:
+            result["wire"] = await asyncio.to_thread(wire_result, capture, probe)
 
         measured = (probe.window.end_ns - probe.window.start_ns) / 1e9
         forwarded = probe.arrivals_in_window
@@ -600,6 +689,12 @@ async def run_load(adapter: SfuAdapter, clip: MediaClip, options: LoadOptions) -
                 "unrouted_packets": probe.unrouted,
                 "retransmissions_received": probe.retransmissions,
                 "worst_100ms": worst_buckets(probe, publishers),
+                "pacing": {
+                    "video_bps": options.pacing_bps or None,
+                    "max_queued_packets": max(
+                        (pacer.max_queue for publisher in publishers for pacer in publisher.pacers), default=0
+                    ),
+                },
                 "keyframes_sent_on_request": sum(publisher.tracks[1].keyframes_on_request for publisher in publishers),
                 "arrivals_without_socket_stamp": probe.unstamped,
                 "direct_baseline": baseline_result(baseline_probe),
@@ -613,6 +708,9 @@ async def run_load(adapter: SfuAdapter, clip: MediaClip, options: LoadOptions) -
         return result
     finally:
         await lag.stop()
+        for publisher in [*publishers, *publishers_paced]:
+            for pacer in publisher.pacers:
+                await pacer.stop()
         peers = [subscriber.pc for subscriber in subscribers] + [publisher.pc for publisher in publishers]
         for pc in [*peers, *baseline_pcs]:
             with contextlib.suppress(Exception):

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import faulthandler
 import json
 import os
@@ -48,7 +49,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.machine import cpu_model, git_revision, package_versions
+from bench.machine import cpu_model, git_revision, package_versions, parse_cpus, pin_process
 from bench.media_clip import load_or_build_clip
 from bench.media_load import LoadOptions, SfuAdapter, log, run_load
 from bench.netns import NetnsError, inside_private_netns, reexec_in_private_netns, setup_veth
@@ -75,6 +76,10 @@ class Options:
     clip_cache: Path | None
     baseline: bool
     max_seconds: float
+    pacing_factor: float
+    sfu_cpus: frozenset[int]
+    load_cpus: frozenset[int]
+    wire: bool
 
 
 def parse_options(argv: Sequence[str] | None = None) -> Options:
@@ -102,9 +107,22 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         help="folder caching the encoded clip between runs ('' = encode every run; default var/bench-cache)",
     )
     parser.add_argument("--keep-temp", action="store_true", help="keep the temp dir (Janus config and log)")
+    parser.add_argument(
+        "--pacing-factor",
+        type=float,
+        default=2.5,
+        help="publishers pace video at this x --video-kbps, as browsers do (Chromium: 2.5); 0 = aiortc's bursts",
+    )
+    parser.add_argument("--sfu-cpus", default="", help="pin the SFU process to these CPUs, e.g. '1' (default: none)")
+    parser.add_argument(
+        "--load-cpus", default="", help="pin this load generator to these CPUs, e.g. '0' (default: none)"
+    )
+    parser.add_argument("--no-wire", action="store_true", help="no tcpdump capture (no on-the-wire latency of the SFU)")
     args = parser.parse_args(argv)
     if args.publishers < 1 or args.subscribers < 1 or args.seconds <= 0:
         parser.error("--publishers and --subscribers must be >= 1, --seconds > 0")
+    if args.pacing_factor < 0:
+        parser.error("--pacing-factor must be >= 0")
     targets = ("worker", "janus") if args.target == "both" else (args.target,)
     return Options(
         publishers=args.publishers,
@@ -121,6 +139,10 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         keep_temp=args.keep_temp,
         clip_cache=Path(args.clip_cache) if args.clip_cache else None,
         baseline=not args.no_baseline,
+        pacing_factor=args.pacing_factor,
+        sfu_cpus=frozenset(parse_cpus(args.sfu_cpus)),
+        load_cpus=frozenset(parse_cpus(args.load_cpus)),
+        wire=not args.no_wire,
         max_seconds=args.max_seconds or 300 + len(targets) * (args.seconds + 120 + args.subscribers),
     )
 
@@ -218,6 +240,11 @@ async def run(options: Options, temp: Path) -> dict[str, Any]:
             "targets": list(options.targets),
             "warmup_seconds": options.warmup_seconds,
             "event_loop": "uvloop" if options.use_uvloop else "asyncio",
+            "video_pacing": (
+                f"{options.pacing_factor} x {options.video_kbps} kbps" if options.pacing_factor else "none (bursts)"
+            ),
+            "sfu_cpus": sorted(options.sfu_cpus) or None,
+            "load_generator_cpus": sorted(options.load_cpus) or None,
             "network": f"private netns, veth {ice_address}/24, no route out",
         },
         "environment": environment_facts(),
@@ -231,7 +258,11 @@ async def run(options: Options, temp: Path) -> dict[str, Any]:
         warmup_seconds=options.warmup_seconds,
         connect_concurrency=options.connect_concurrency,
         baseline=options.baseline,
+        pacing_bps=options.pacing_factor * options.video_kbps * 1000,
+        sfu_cpus=options.sfu_cpus,
     )
+    if options.load_cpus:
+        pin_process(os.getpid(), set(options.load_cpus))
     for target in options.targets:
         adapter: SfuAdapter
         if target == "janus":
@@ -242,7 +273,8 @@ async def run(options: Options, temp: Path) -> dict[str, Any]:
             adapter = WorkerAdapter(ice_address, use_uvloop=options.use_uvloop)
         log(f"target {target}: {options.publishers} x {options.subscribers}, {options.seconds} s")
         try:
-            result = await run_load(adapter, clip, load)
+            capture = temp / f"{target}.pcap" if options.wire else None
+            result = await run_load(adapter, clip, dataclasses.replace(load, capture_path=capture))
         except NotImplementedError as exc:
             result = {"target": target, "error": str(exc)}
         except (OSError, TimeoutError, ConnectionError, RuntimeError, ValueError, WorkerError) as exc:

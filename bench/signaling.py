@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ctypes
 import json
 import math
 import os
@@ -59,7 +58,14 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.typing import Origin
 
-from bench.machine import cpu_model, cpu_seconds, git_revision, package_versions, runqueue_wait_seconds
+from bench.machine import (
+    cpu_model,
+    cpu_seconds,
+    die_with_parent,
+    git_revision,
+    package_versions,
+    runqueue_wait_seconds,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCT_MAX_PARTICIPANTS = 1000  # meetings.Meeting.max_participants is validated to 2..1000
@@ -190,13 +196,6 @@ def raise_open_file_limit(wanted: int) -> int:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
         return target
     return soft
-
-
-def die_with_parent() -> None:
-    """In the child, before exec: get SIGTERM if the benchmark dies without cleaning up (Linux)."""
-    with contextlib.suppress(OSError, AttributeError):
-        pr_set_pdeathsig = 1
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM))
 
 
 def stop_process(proc: subprocess.Popen[bytes], name: str, timeout: float = 15.0) -> None:

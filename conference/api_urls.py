@@ -5,12 +5,14 @@ from rest_framework.routers import DefaultRouter
 
 from conference.accounts.api import MeView
 from conference.recordings.api import RecordingViewSet
+from conference.webhooks.api import WebhookViewSet
 from meetings.api import JoinInfoView, MeetingViewSet
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("meetings", MeetingViewSet, basename="meeting")
 router.register("recordings", RecordingViewSet, basename="recording")
+router.register("webhooks", WebhookViewSet, basename="webhook")
 
 urlpatterns = [
     path("me/", MeView.as_view(), name="api-me"),

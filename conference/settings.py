@@ -8,6 +8,7 @@ See the configuration table in README.md for every variable. Production mode is
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 import django_stubs_ext
@@ -67,6 +68,7 @@ INSTALLED_APPS = [
     "conference.recordings",
     "meetings",
     "scheduling",
+    "conference.webhooks",
 ]
 
 MIDDLEWARE = [
@@ -158,6 +160,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "send-meeting-reminders": {"task": "scheduling.send_due_reminders", "schedule": 60.0},
     "delete-expired-recordings": {"task": "recordings.delete_expired", "schedule": 3600.0},
     "sweep-stuck-recordings": {"task": "recordings.sweep_stuck", "schedule": 60.0},
+    "requeue-stale-webhook-deliveries": {"task": "webhooks.requeue_stale", "schedule": 60.0},
 }
 
 # --- Accounts (django-allauth) ----------------------------------------------------------
@@ -212,7 +215,7 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
@@ -224,6 +227,32 @@ STORAGES = {
 }
 MEDIA_ROOT = DATA_DIR / "media"
 MEDIA_URL = "/media/"
+
+# --- Stored files (composed recordings, thumbnails): local folder or S3-compatible bucket --
+# "local": MEDIA_ROOT, served by the web process through signed links (with Range).
+# "s3": a bucket (AWS S3, MinIO, Ceph RGW, Garage, ...) through django-storages; a signed link
+# is checked here, then redirects to a short-lived presigned URL of the bucket (which answers
+# Range requests itself, so playback and downloads do not pass through the web process).
+FILE_STORAGE = env.choice("FILE_STORAGE", "local", ("local", "s3"))
+if FILE_STORAGE == "s3":
+    if not env.is_set("S3_BUCKET"):
+        raise ImproperlyConfigured("FILE_STORAGE=s3 needs S3_BUCKET (and S3_ENDPOINT_URL unless it is AWS)")
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.string("S3_BUCKET"),
+            "endpoint_url": env.url("S3_ENDPOINT_URL", "https://s3.amazonaws.com", schemes=("http", "https")),
+            "region_name": env.string("S3_REGION") or None,
+            "access_key": env.string("S3_ACCESS_KEY_ID") or None,
+            "secret_key": env.string("S3_SECRET_ACCESS_KEY") or None,
+            "location": env.string("S3_PREFIX"),
+            "addressing_style": env.choice("S3_ADDRESSING_STYLE", "path", ("path", "virtual")),
+            "signature_version": "s3v4",
+            "default_acl": None,  # the bucket's own policy (private); files are reached through presigned URLs
+            "querystring_auth": True,
+            "file_overwrite": True,
+        },
+    }
 
 # --- Security headers -------------------------------------------------------------------
 TRUSTED_PROXY_COUNT = env.integer("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=5)
@@ -306,6 +335,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "MeetingStatusEnum": "meetings.models.MeetingStatus",
         "RecordingStatusEnum": "conference.recordings.models.RecordingStatus",
+        "WebhookDeliveryStatusEnum": "conference.webhooks.models.DeliveryStatus",
     },
 }
 
@@ -338,9 +368,12 @@ SCHEDULING_REMINDER_MINUTES = env.integer("SCHEDULING_REMINDER_MINUTES", 15, min
 # --- Recordings -------------------------------------------------------------------------
 # SFU workers write each recording's track files and manifest into <spool>/<recording id>/.
 RECORDINGS_SPOOL_DIR = Path(env.string("RECORDINGS_SPOOL_DIR", str(DATA_DIR / "recordings-spool")))
-# Composed MP4s and thumbnails go to Django's default storage (MEDIA_ROOT: DATA_DIR/media).
+# Composed MP4s and thumbnails go to Django's default storage (FILE_STORAGE: MEDIA_ROOT or a bucket).
 RECORDING_RETENTION_DAYS = env.integer("RECORDING_RETENTION_DAYS", 90, minimum=0, maximum=36500)
 RECORDINGS_URL_MAX_AGE_SECONDS = env.integer("RECORDINGS_URL_MAX_AGE_SECONDS", 3600, minimum=10, maximum=7 * 86400)
+# FILE_STORAGE=s3: how long the bucket's presigned URL (handed out after the signed link is
+# checked) stays valid; a <video> keeps reading ranges from it for the whole playback.
+RECORDINGS_STORAGE_URL_SECONDS = env.integer("RECORDINGS_STORAGE_URL_SECONDS", 4 * 3600, minimum=60, maximum=7 * 86400)
 RECORDINGS_STUCK_MINUTES = env.integer("RECORDINGS_STUCK_MINUTES", 10, minimum=1, maximum=1440)
 RECORDINGS_MAX_ATTEMPTS = env.integer("RECORDINGS_MAX_ATTEMPTS", 5, minimum=1, maximum=20)
 RECORDINGS_FFMPEG = env.string("RECORDINGS_FFMPEG", "ffmpeg")
@@ -350,6 +383,16 @@ RECORDINGS_FPS = env.integer("RECORDINGS_FPS", 15, minimum=5, maximum=60)
 RECORDINGS_X264_PRESET = env.choice(
     "RECORDINGS_X264_PRESET", "veryfast", ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium")
 )
+
+# --- Webhooks ---------------------------------------------------------------------------
+# Attempts per delivery (the first included); between them an exponential backoff from
+# WEBHOOKS_BACKOFF_SECONDS (doubling, at most 30 minutes, up to 25 % less at random); each POST
+# times out after WEBHOOKS_TIMEOUT_SECONDS. Targets on loopback / private / link-local addresses
+# are refused (registration and delivery) unless WEBHOOKS_ALLOW_PRIVATE_TARGETS is on. See docs/webhooks.md.
+WEBHOOKS_MAX_ATTEMPTS = env.integer("WEBHOOKS_MAX_ATTEMPTS", 8, minimum=1, maximum=20)
+WEBHOOKS_BACKOFF_SECONDS = env.integer("WEBHOOKS_BACKOFF_SECONDS", 30, minimum=1, maximum=3600)
+WEBHOOKS_TIMEOUT_SECONDS = env.integer("WEBHOOKS_TIMEOUT_SECONDS", 10, minimum=1, maximum=60)
+WEBHOOKS_ALLOW_PRIVATE_TARGETS = env.boolean("WEBHOOKS_ALLOW_PRIVATE_TARGETS", False)
 
 # --- Logging ----------------------------------------------------------------------------
 LOG_LEVEL = env.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))

@@ -33,6 +33,12 @@ class MeetingChanges:
     mute_on_entry: bool | None = None
     max_participants: int | None = None
     co_host_emails: list[str] | None = None
+    recordings_for_invitees: bool | None = None
+
+    def only_recording_sharing(self) -> bool:
+        """Whether nothing but the recordings' sharing changes (allowed after the meeting ended)."""
+        others = (self.title, self.passcode, self.waiting_room, self.allow_guests, self.mute_on_entry)
+        return all(value is None for value in others) and self.max_participants is None and self.co_host_emails is None
 
 
 def check_co_hosts(owner: User, emails: Iterable[str]) -> list[User]:
@@ -67,6 +73,8 @@ def _apply(meeting: Meeting, changes: MeetingChanges) -> None:
         meeting.mute_on_entry = changes.mute_on_entry
     if changes.max_participants is not None:
         meeting.max_participants = check_max_participants(changes.max_participants)
+    if changes.recordings_for_invitees is not None:
+        meeting.recordings_for_invitees = changes.recordings_for_invitees
 
 
 def do_create_meeting(owner: User, changes: MeetingChanges) -> Meeting:
@@ -94,8 +102,12 @@ def do_create_instant_meeting(owner: User, display_name: str) -> Meeting:
 
 @transaction.atomic
 def do_update_meeting(meeting: Meeting, changes: MeetingChanges) -> Meeting:
-    if meeting.status == MeetingStatus.ENDED:
-        raise ApiError("meeting_ended", "An ended meeting cannot be changed.", status_code=409)
+    if meeting.status == MeetingStatus.ENDED and not changes.only_recording_sharing():
+        raise ApiError(
+            "meeting_ended",
+            "An ended meeting cannot be changed (except who may watch its recordings).",
+            status_code=409,
+        )
     _apply(meeting, changes)
     if not meeting.title:
         raise ApiError("required", "A meeting needs a title.", field="title")

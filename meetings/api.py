@@ -63,6 +63,7 @@ class MeetingSerializer(serializers.ModelSerializer[Meeting]):
             "mute_on_entry",
             "max_participants",
             "co_hosts",
+            "recordings_for_invitees",
             "created_at",
             "updated_at",
             "started_at",
@@ -84,6 +85,7 @@ class MeetingSerializer(serializers.ModelSerializer[Meeting]):
             mute_on_entry=data.get("mute_on_entry"),
             max_participants=data.get("max_participants"),
             co_host_emails=data.get("co_hosts"),
+            recordings_for_invitees=data.get("recordings_for_invitees"),
         )
 
     def create(self, validated_data: dict[str, Any]) -> Meeting:

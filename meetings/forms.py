@@ -37,6 +37,11 @@ class MeetingSettingsForm(forms.Form):
     waiting_room = forms.BooleanField(required=False, help_text="People wait until a host admits them.")
     allow_guests = forms.BooleanField(required=False, help_text="People without an account may join with a name.")
     mute_on_entry = forms.BooleanField(required=False)
+    recordings_for_invitees = forms.BooleanField(
+        required=False,
+        label="Share recordings with invitees",
+        help_text="People invited to the scheduled meeting may watch and download its recordings.",
+    )
     max_participants = forms.IntegerField(min_value=2, max_value=settings.MEETING_MAX_PARTICIPANTS_LIMIT)
     co_hosts = forms.CharField(
         required=False,
@@ -52,6 +57,7 @@ class MeetingSettingsForm(forms.Form):
             "waiting_room": meeting.waiting_room,
             "allow_guests": meeting.allow_guests,
             "mute_on_entry": meeting.mute_on_entry,
+            "recordings_for_invitees": meeting.recordings_for_invitees,
             "max_participants": meeting.max_participants,
             "co_hosts": ", ".join(sorted(user.email for user in meeting.co_hosts.all())),
         }
@@ -76,4 +82,5 @@ class MeetingSettingsForm(forms.Form):
             mute_on_entry=data["mute_on_entry"],
             max_participants=data["max_participants"],
             co_host_emails=data["co_hosts"],
+            recordings_for_invitees=data["recordings_for_invitees"],
         )

@@ -29,6 +29,7 @@ from meetings.models import (
 from meetings.protocol import ProtocolError
 from meetings.room import joined_participants, leave, mark_live, notify_waiting_list
 from meetings.room_activity import media_state_event, other_present, present
+from meetings.signals import meeting_ended, send_signal_on_commit
 
 
 def acting_host(participant_id: uuid.UUID) -> Participant:
@@ -161,6 +162,7 @@ def end_for_all(meeting: Meeting, by: uuid.UUID | None) -> None:
         meeting.ended_at = timezone.now()
         meeting.locked = False
         meeting.save(update_fields=["status", "ended_at", "locked", "updated_at"])
+        send_signal_on_commit(meeting_ended, Meeting, meeting_id=meeting.pk)
     present_or_waiting = Participant.objects.filter(
         meeting=meeting, state__in=(ParticipantState.JOINED, ParticipantState.WAITING)
     )

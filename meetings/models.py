@@ -30,6 +30,10 @@ class Meeting(models.Model):
     waiting_room = models.BooleanField(default=True, help_text="People wait until a host admits them.")
     allow_guests = models.BooleanField(default=False, help_text="People without an account may join with a name.")
     mute_on_entry = models.BooleanField(default=False)
+    recordings_for_invitees = models.BooleanField(
+        default=False,
+        help_text="People invited to the scheduled meeting may watch and download its recordings.",
+    )
     max_participants = models.PositiveIntegerField(
         default=default_max_participants, validators=[MinValueValidator(2), MaxValueValidator(1000)]
     )

@@ -46,6 +46,7 @@ from meetings.models import (
     ParticipantState,
 )
 from meetings.protocol import PROTOCOL_VERSION, ProtocolError
+from meetings.signals import meeting_started, send_signal_on_commit
 from meetings.topology import Topology, media_config
 
 CLOSE_REFUSED = 4403
@@ -214,6 +215,7 @@ def mark_live(meeting: Meeting) -> None:
         meeting.status = MeetingStatus.LIVE
         meeting.started_at = timezone.now()
         meeting.save(update_fields=["status", "started_at", "updated_at"])
+        send_signal_on_commit(meeting_started, Meeting, meeting_id=meeting.pk)
 
 
 def _resume(meeting: Meeting, identity: Identity, token: str, channel_name: str) -> JoinOutcome | None:

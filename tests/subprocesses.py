@@ -5,6 +5,7 @@ own overrides."""
 from __future__ import annotations
 
 import os
+import socket
 from urllib.parse import quote
 
 from django.db import connection
@@ -23,3 +24,10 @@ def server_environment(**overrides: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key != "DJANGO_ALLOW_ASYNC_UNSAFE"}
     env.update(overrides)
     return env
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

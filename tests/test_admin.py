@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from django.apps import apps
 from django.contrib import admin
-from django.test import Client
+from django.test import Client, RequestFactory
 
 from conference.accounts.models import ApiToken, User
 from meetings.models import Meeting
@@ -11,7 +11,7 @@ from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
 
-PROJECT_APPS = ("accounts", "meetings", "scheduling")
+PROJECT_APPS = ("accounts", "meetings", "scheduling", "recordings", "webhooks")
 
 
 @pytest.fixture
@@ -36,7 +36,10 @@ def test_every_changelist_loads_with_search_and_filters(admin_client_: Client, m
         assert admin_client_.get(url).status_code == 200, url
         if model_admin.search_fields:
             assert admin_client_.get(url, {"q": "sync"}).status_code == 200, url
-        assert admin_client_.get(f"{url}add/").status_code == 200, url
+        request = RequestFactory().get(url)
+        request.user = User.objects.get(username="root")
+        addable = model_admin.has_add_permission(request)
+        assert admin_client_.get(f"{url}add/").status_code == (200 if addable else 403), url
 
 
 def test_meetings_are_searchable_by_code(admin_client_: Client, meeting: Meeting) -> None:

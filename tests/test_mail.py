@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import re
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -19,12 +17,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import connection
 from django.test import Client, override_settings
 
 from conference.mail import message_to_payload, payload_to_message
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.celery_workers import celery_worker_process
 
 
 def test_a_message_survives_the_trip_through_json() -> None:
@@ -67,29 +63,16 @@ WORKER_LOG = Path(tempfile.gettempdir()) / "conference-test-celery-worker.log"
 
 @pytest.fixture
 def celery_worker(smtp_inbox: tuple[Inbox, int], transactional_db: None) -> Iterator[subprocess.Popen[bytes]]:
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "conference.settings",
-        "SECRET_KEY": "worker-test-secret-key-0123456789abcdefghijklmnop",
-        "ALLOWED_HOSTS": "testserver",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "EMAIL_HOST": "127.0.0.1",
-        "EMAIL_PORT": str(smtp_inbox[1]),
-        "EMAIL_USE_TLS": "false",
-    }
-    log = WORKER_LOG.open("wb")
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "conference", "worker", "--pool=solo", "--concurrency=1",
-         "--without-gossip", "--without-mingle", "--loglevel=warning"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
+    with celery_worker_process(
+        WORKER_LOG,
+        DJANGO_SETTINGS_MODULE="conference.settings",
+        SECRET_KEY="worker-test-secret-key-0123456789abcdefghijklmnop",
+        ALLOWED_HOSTS="testserver",
+        EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=str(smtp_inbox[1]),
+        EMAIL_USE_TLS="false",
+    ) as worker:
         yield worker
-    finally:
-        worker.terminate()
-        worker.wait(timeout=30)
-        log.close()
 
 
 @override_settings(EMAIL_BACKEND="conference.mail.CeleryEmailBackend")

@@ -17,15 +17,14 @@ ROOT = Path(__file__).resolve().parent.parent
 GOOD_KEY = "k" * 50
 
 
-def start(**env: str) -> subprocess.CompletedProcess[str]:
+PRINT_DEBUG = "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"
+
+
+def start(code: str = PRINT_DEBUG, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {key: value for key, value in os.environ.items() if key not in {"SECRET_KEY", "ALLOWED_HOSTS", "DEBUG"}}
     clean.update(env, DJANGO_SETTINGS_MODULE="conference.settings")
-    return subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)",
-        ],
+    return subprocess.run(  # noqa: S603 (this interpreter, code from the tests)
+        [sys.executable, "-c", code],
         cwd=ROOT,
         env=clean,
         capture_output=True,
@@ -97,3 +96,19 @@ def test_static_files_are_served_by_whitenoise() -> None:
     from django.conf import settings
 
     assert "whitenoise.middleware.WhiteNoiseMiddleware" in settings.MIDDLEWARE
+
+
+def test_s3_storage_needs_a_bucket() -> None:
+    result = start(DEBUG="true", FILE_STORAGE="s3")
+    assert result.returncode != 0
+    assert "FILE_STORAGE=s3 needs S3_BUCKET" in result.stderr
+
+
+def test_s3_storage_becomes_the_default_storage() -> None:
+    code = (
+        "import django; django.setup(); from django.core.files.storage import storages; "
+        "s = storages['default']; print(type(s).__name__, s.bucket_name, s.endpoint_url)"
+    )
+    result = start(code, DEBUG="true", FILE_STORAGE="s3", S3_BUCKET="rec", S3_ENDPOINT_URL="http://127.0.0.1:9000")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["S3Storage", "rec", "http://127.0.0.1:9000"]

@@ -1,5 +1,7 @@
 """REST API for recordings: list (filter by meeting), retrieve with fresh signed links, delete.
-Only the meeting's owner and co-hosts see its recordings; everyone else gets 404."""
+The meeting's owner and co-hosts see and delete its recordings; invitees see them when the
+meeting shares them (``recordings_for_invitees``) but cannot delete (403 ``not_host``);
+everyone else gets 404."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import mixins, serializers, viewsets
 
+from conference.api import ApiError
 from conference.recordings import access, actions
 from conference.recordings.links import LinkKind, signed_url
 from conference.recordings.models import Recording, RecordingStatus
@@ -20,6 +23,9 @@ class RecordingSerializer(serializers.ModelSerializer[Recording]):
     play_url = serializers.SerializerMethodField(help_text="Signed, expiring link to play in the browser (ready only).")
     download_url = serializers.SerializerMethodField(help_text="Signed, expiring download link (ready only).")
     thumbnail_url = serializers.SerializerMethodField(help_text="Signed, expiring JPEG link (ready only).")
+    can_delete = serializers.BooleanField(
+        source="manageable", read_only=True, help_text="Whether you may delete it (the meeting's hosts)."
+    )
 
     class Meta:
         model = Recording
@@ -38,6 +44,7 @@ class RecordingSerializer(serializers.ModelSerializer[Recording]):
             "play_url",
             "download_url",
             "thumbnail_url",
+            "can_delete",
         ]
         read_only_fields = fields
 
@@ -73,7 +80,8 @@ class RecordingFilter(django_filters.FilterSet):
 class RecordingViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet[Recording]
 ):
-    """Recordings of the meetings the authenticated user owns or co-hosts."""
+    """Recordings of the meetings the authenticated user owns or co-hosts, and of meetings that
+    share their recordings with invitees the user is one of."""
 
     serializer_class = RecordingSerializer
     filterset_class = RecordingFilter
@@ -82,7 +90,9 @@ class RecordingViewSet(
     ordering = ["-started_at"]
 
     def get_queryset(self) -> QuerySet[Recording]:
-        return access.recordings_visible_to(self.request.user)
+        return access.with_manageable(access.recordings_visible_to(self.request.user), self.request.user)
 
     def perform_destroy(self, instance: Recording) -> None:
+        if not access.may_manage_recording(self.request.user, instance):
+            raise ApiError("not_host", "Only the meeting's hosts can delete its recordings.", status_code=403)
         actions.do_delete_recording(instance)

@@ -22,6 +22,8 @@ from conference.recordings.compose import OutputOptions, composition_args, thumb
 from conference.recordings.ffmpeg import FfmpegError, probe, run_ffmpeg
 from conference.recordings.manifest import MANIFEST_NAME, Manifest, TrackKind, parse_manifest
 from conference.recordings.models import Recording, RecordingStatus
+from conference.recordings.signals import recording_ready
+from meetings.signals import send_signal_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -162,3 +164,5 @@ def finish(recording_id: int, video: Path, thumbnail: Path, duration_ms: int) ->
     if not updated:  # deleted (or failed by the sweep) while composing: leave no orphan files
         logger.info("recording %s is gone or no longer processing; dropping its composed files", recording_id)
         storage.delete_stored([video_name, thumbnail_name])
+        return
+    send_signal_on_commit(recording_ready, Recording, recording_id=recording_id)

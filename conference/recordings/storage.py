@@ -40,6 +40,18 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def presigned_url(name: str, *, expire_seconds: int, content_type: str, download_name: str | None) -> str | None:
+    """A short-lived URL the storage serves ``name`` at by itself (an S3-compatible bucket), or
+    ``None`` when the web process serves it (local files)."""
+    if settings.FILE_STORAGE != "s3":
+        return None
+    parameters = {"ResponseContentType": content_type}
+    if download_name:
+        parameters["ResponseContentDisposition"] = f'attachment; filename="{download_name}"'
+    url = default_storage.url  # S3Storage.url(name, parameters, expire, http_method)
+    return str(url(name, parameters=parameters, expire=expire_seconds))  # type: ignore[call-arg]
+
+
 def delete_stored(names: list[str]) -> None:
     for name in names:
         if name and default_storage.exists(name):

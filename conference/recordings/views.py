@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from conference.accounts.models import User
-from conference.recordings import access, actions
+from conference.recordings import access, actions, storage
 from conference.recordings.links import LinkKind, LinkRefusal, read_token, signed_url
 from conference.recordings.models import Recording, RecordingStatus
 from conference.recordings.ranges import file_response
@@ -30,7 +31,8 @@ def links_for(recording: Recording, user_id: int) -> dict[str, str | None]:
 def recordings_page(request: HttpRequest) -> HttpResponse:
     user_id = request.user.pk
     assert user_id is not None  # signed in
-    recordings = access.recordings_visible_to(request.user).order_by("-started_at")[:100]
+    visible = access.with_manageable(access.recordings_visible_to(request.user), request.user)
+    recordings = visible.order_by("-started_at")[:100]
     rows = [{"recording": recording, **links_for(recording, user_id)} for recording in recordings]
     return render(request, "recordings/list.html", {"rows": rows})
 
@@ -38,7 +40,7 @@ def recordings_page(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def delete_recording(request: HttpRequest, recording_id: int) -> HttpResponse:
-    recording = access.access_recording_by_id(request.user, recording_id)
+    recording = access.access_recording_to_manage(request.user, recording_id)
     if request.method == "POST":
         actions.do_delete_recording(recording)
         messages.success(request, "The recording was deleted.")
@@ -65,19 +67,29 @@ def recording_file(request: HttpRequest, token: str) -> HttpResponseBase:
     )
     if recording is None or recording.status != RecordingStatus.READY:
         return _refusal("not_found", "No recording here.", 404)
-    range_header = request.headers.get("Range", "")
-    if link.kind == LinkKind.THUMBNAIL:
-        if not recording.thumbnail_name:
-            return _refusal("not_found", "This recording has no thumbnail.", 404)
-        response = file_response(recording.thumbnail_name, "image/jpeg", range_header)
-    else:
-        download_name = f"{recording.meeting.code}-{recording.started_at:%Y%m%d-%H%M}.mp4"
-        response = file_response(
-            recording.file_name,
-            "video/mp4",
-            range_header,
-            download_name=download_name if link.kind == LinkKind.DOWNLOAD else None,
-        )
+    if link.kind == LinkKind.THUMBNAIL and not recording.thumbnail_name:
+        return _refusal("not_found", "This recording has no thumbnail.", 404)
+    response = _serve(recording, link.kind, request.headers.get("Range", ""))
     response["Cache-Control"] = "private, max-age=300"
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+def _serve(recording: Recording, kind: LinkKind, range_header: str) -> HttpResponseBase:
+    """The file itself (local storage, with Range) or a redirect to the bucket's presigned URL."""
+    if kind == LinkKind.THUMBNAIL:
+        name, content_type, download_name = recording.thumbnail_name, "image/jpeg", None
+    else:
+        name, content_type = recording.file_name, "video/mp4"
+        download_name = (
+            f"{recording.meeting.code}-{recording.started_at:%Y%m%d-%H%M}.mp4" if kind == LinkKind.DOWNLOAD else None
+        )
+    direct = storage.presigned_url(
+        name,
+        expire_seconds=settings.RECORDINGS_STORAGE_URL_SECONDS,
+        content_type=content_type,
+        download_name=download_name,
+    )
+    if direct is not None:
+        return HttpResponseRedirect(direct)
+    return file_response(name, content_type, range_header, download_name=download_name)

@@ -8,7 +8,6 @@ visible to it) and the Redis of the test run (``REDIS_URL``).
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ from django.db import connections
 from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from tests.e2e.support import AsgiServer
-from tests.subprocesses import server_database_url, server_environment
+from tests.subprocesses import free_port, server_database_url, server_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -45,12 +44,6 @@ CHROMIUM_FLAGS = [
 SERVER_START_TIMEOUT = 60.0
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _healthy(url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:  # noqa: S310 (our own http URL)
@@ -67,7 +60,7 @@ def asgi_env() -> dict[str, str]:
 
 @pytest.fixture
 def asgi_server(transactional_db: None, tmp_path: Path, asgi_env: dict[str, str]) -> Iterator[AsgiServer]:
-    port = _free_port()
+    port = free_port()
     env = {
         **server_environment(),
         **asgi_env,

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,14 +23,9 @@ from redis.asyncio import Redis
 from media_workers.keys import Keys
 from meetings.sfu import SfuClient
 from tests.media_workers.control_helpers import redis_url, unique, wait_for
+from tests.subprocesses import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
