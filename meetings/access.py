@@ -50,6 +50,14 @@ def access_owned_meeting_by_code(user: AnyUser, code: str) -> Meeting:
     return meeting
 
 
+def access_hosted_meeting_by_code(user: AnyUser, code: str) -> Meeting:
+    """A meeting the user owns or co-hosts; anything else is missing (404)."""
+    meeting = meetings_hosted_by(user).filter(code=code).first()
+    if meeting is None:
+        raise Http404("No meeting with this code.")
+    return meeting
+
+
 def is_owner(user: AnyUser, meeting: Meeting) -> bool:
     return user.is_authenticated and meeting.owner_id == user.pk
 

@@ -160,13 +160,12 @@ class MeetingViewSet(viewsets.ModelViewSet[Meeting]):
         messages = ChatMessage.objects.filter(meeting=meeting, recipient__isnull=True).select_related("sender")
         return Response(ChatExportSerializer(messages, many=True).data)
 
-    @extend_schema(request=None, responses=MeetingSerializer)
     @extend_schema(request=None, responses={204: None})
     @action(detail=True, methods=["post"], url_path="recording/start")
     def start_recording(self, request: Request, code: str) -> Response:
         """Start recording the meeting (a peer-to-peer meeting moves to an SFU worker first).
-        Refused with 409 ``already_recording`` / ``meeting_ended`` / ``room_empty`` (nobody in the
-        room), 503 when no media server answers."""
+        The owner and co-hosts may. Refused with 409 ``already_recording`` / ``meeting_ended`` /
+        ``room_empty`` (nobody in the room), 503 when no media server answers."""
         self._recording("start")
         return Response(status=204)
 
@@ -178,15 +177,16 @@ class MeetingViewSet(viewsets.ModelViewSet[Meeting]):
         return Response(status=204)
 
     def _recording(self, action: str) -> None:
-        meeting = self.get_object()
+        meeting = access.access_hosted_meeting_by_code(self.request.user, self.kwargs["code"])
         user_id = self.request.user.pk
-        assert user_id is not None  # the meeting's owner (get_object), so signed in
+        assert user_id is not None  # a host of the meeting, so signed in
         try:
             recording_controls.run_from_sync(action, meeting.pk, user_id)
         except ProtocolError as exc:
             http_status = 409 if exc.code in CONFLICTS else 503 if exc.code in UNAVAILABLE else 502
             raise ApiError(exc.code, exc.message, status_code=http_status) from exc
 
+    @extend_schema(request=None, responses=MeetingSerializer)
     @action(detail=True, methods=["post"])
     def end(self, request: Request, code: str) -> Response:
         """End the meeting for everyone. Ending an ended meeting changes nothing."""
