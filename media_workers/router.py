@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -43,6 +43,17 @@ DEFAULT_LOW = (180, 150_000)
 REMB_MAX_AGE = 5.0
 #: How often a recording's manifest is rewritten while it runs.
 MANIFEST_INTERVAL = 5.0
+HOUSEKEEPING_CHUNK = 8  # peers handled between two yields to the event loop (see _each_peer_gradually)
+
+
+@dataclass(frozen=True)
+class Publishers:
+    """Who publishes what in the room now: the input of every peer's slot assignment."""
+
+    audio: list[str]
+    cameras: list[str]
+    screens: list[str]  # sharing now, the latest to start last
+    loudest: list[str]
 
 
 @dataclass(frozen=True)
@@ -339,10 +350,10 @@ class Router:
                 await asyncio.sleep(self.config.tick)
                 now = time.monotonic()
                 try:
-                    self._tick(now)
+                    await self._tick(now)
                     if now >= next_report:
                         next_report = now + self.config.rtcp_interval
-                        self._report(now)
+                        await self._report(time.monotonic())
                 except Exception:
                     logger.exception("router %s: housekeeping failed", self.room_id)
         except asyncio.CancelledError:
@@ -350,7 +361,22 @@ class Router:
         finally:
             self.exited.set()
 
-    def _tick(self, now: float) -> None:
+    async def _each_peer_gradually(self) -> AsyncIterator[tuple[str, Peer]]:
+        """The room's peers, yielding to the event loop every ``HOUSEKEEPING_CHUNK`` of them.
+
+        Housekeeping of a 100-peer room takes milliseconds; done in one go it would hold every
+        packet that arrives meanwhile (the forwarding path runs on the same loop), so it is cut
+        into slices between which packets are forwarded. Peers that left during a pause are
+        skipped."""
+        for index, (peer_id, peer) in enumerate(list(self._peers.items())):
+            if index and index % HOUSEKEEPING_CHUNK == 0:
+                await asyncio.sleep(0)
+            if self.closed:
+                return
+            if self._peers.get(peer_id) is peer:
+                yield peer_id, peer
+
+    async def _tick(self, now: float) -> None:
         if self.recorder is not None and now >= self._manifest_due:
             # What is on disk, for a composition after a crash (segments end on their own).
             self._manifest_due = now + MANIFEST_INTERVAL
@@ -363,20 +389,27 @@ class Router:
                     self._recent.remove(dominant)
                 self._recent.insert(0, dominant)
             self._listener.dominant_speaker(dominant)
-        self._reassign(now)
-        for peer in self._peers.values():
-            for producer in peer.producers.values():
-                producer.retry_nacks()
-            for consumer in peer.consumers.values():
-                waiting = consumer.waiting_since
-                if waiting is not None and consumer.target is not None and now - waiting >= self.config.keyframe_retry:
-                    consumer.waiting_since = now
-                    consumer.target.request_keyframe(now)
+        if self.closed:
+            return
+        publishers = self._publishers(now)
+        async for peer_id, peer in self._each_peer_gradually():
+            self._reassign_peer(peer_id, peer, publishers, now)
+            self._feedback(peer, now)
 
-    def _report(self, now: float) -> None:
+    def _feedback(self, peer: Peer, now: float) -> None:
+        """NACK retries upstream; keyframe requests again for slots still waiting for one."""
+        for producer in peer.producers.values():
+            producer.retry_nacks()
+        for consumer in peer.consumers.values():
+            waiting = consumer.waiting_since
+            if waiting is not None and consumer.target is not None and now - waiting >= self.config.keyframe_retry:
+                consumer.waiting_since = now
+                consumer.target.request_keyframe(now)
+
+    async def _report(self, now: float) -> None:
         unix_time = time.time()
         budgets = {peer_id: self._budget(peer, now) for peer_id, peer in self._peers.items()}
-        for peer in self._peers.values():
+        async for _, peer in self._each_peer_gradually():
             for consumer in peer.consumers.values():
                 report = consumer.sender_report(now, unix_time)
                 if report is not None:
@@ -401,8 +434,14 @@ class Router:
         return max(estimates) // in_use
 
     def _reassign(self, now: float) -> None:
+        """Every peer's slots at once (after a join, a leave, a view or producer change)."""
         if self.closed:
             return
+        publishers = self._publishers(now)
+        for peer_id, peer in self._peers.items():
+            self._reassign_peer(peer_id, peer, publishers, now)
+
+    def _publishers(self, now: float) -> Publishers:
         audio_pubs: list[str] = []
         camera_pubs: list[str] = []
         # Screens that are being shared now, the latest to start last (it wins the stage).
@@ -416,35 +455,40 @@ class Router:
             screen = next((p for p in peer.producers.values() if p.role == ProducerRole.SCREEN), None)
             if screen is not None and screen.sending(now) and screen.sending_since is not None:
                 sharing.append((screen.sending_since, peer_id))
-        screen_pubs = [peer_id for _, peer_id in sorted(sharing)]
-        loudest = self._speakers.loudest(self.config.audio_slots + 1, now)
-        for peer_id, peer in self._peers.items():
-            view = self._views.get(peer_id) or View()
-            budget = self._budget(peer, now) if self.config.bandwidth_layers else None
-            by_kind: dict[SlotKind, list[Consumer]] = {kind: [] for kind in SlotKind}
-            for consumer in peer.consumers.values():
-                if consumer.enabled:
-                    by_kind[consumer.slot].append(consumer)
-            audio = by_kind[SlotKind.AUDIO]
-            current = [c.participant for c in audio]
-            chosen = assign(current, wanted_audio(peer_id, audio_pubs, loudest, current, len(audio)))
-            for consumer, participant in zip(audio, chosen, strict=True):
-                self._show(consumer, participant, ProducerRole.AUDIO, now)
-            video = by_kind[SlotKind.VIDEO]
-            wanted = wanted_video(peer_id, camera_pubs, view.tiles, self._recent, len(video))
-            chosen = assign([c.participant for c in video], wanted)
-            for consumer, participant in zip(video, chosen, strict=True):
-                self._show_camera(consumer, participant, view, budget, now)
-            for consumer in by_kind[SlotKind.SCREEN]:
-                others = [p for p in screen_pubs if p != peer_id]
-                sharer = view.stage if view.stage in others else (others[-1] if others else None)
-                self._show(consumer, sharer, ProducerRole.SCREEN, now)
-            mapping = {
-                c.mid: SlotSource(c.participant, c.slot) for c in peer.consumers.values() if c.participant is not None
-            }
-            if mapping != self._mappings.get(peer_id):
-                self._mappings[peer_id] = mapping
-                self._listener.slots_changed(peer_id, dict(mapping))
+        return Publishers(
+            audio=audio_pubs,
+            cameras=camera_pubs,
+            screens=[peer_id for _, peer_id in sorted(sharing)],
+            loudest=self._speakers.loudest(self.config.audio_slots + 1, now),
+        )
+
+    def _reassign_peer(self, peer_id: str, peer: Peer, publishers: Publishers, now: float) -> None:
+        view = self._views.get(peer_id) or View()
+        budget = self._budget(peer, now) if self.config.bandwidth_layers else None
+        by_kind: dict[SlotKind, list[Consumer]] = {kind: [] for kind in SlotKind}
+        for consumer in peer.consumers.values():
+            if consumer.enabled:
+                by_kind[consumer.slot].append(consumer)
+        audio = by_kind[SlotKind.AUDIO]
+        current = [c.participant for c in audio]
+        chosen = assign(current, wanted_audio(peer_id, publishers.audio, publishers.loudest, current, len(audio)))
+        for consumer, participant in zip(audio, chosen, strict=True):
+            self._show(consumer, participant, ProducerRole.AUDIO, now)
+        video = by_kind[SlotKind.VIDEO]
+        wanted = wanted_video(peer_id, publishers.cameras, view.tiles, self._recent, len(video))
+        chosen = assign([c.participant for c in video], wanted)
+        for consumer, participant in zip(video, chosen, strict=True):
+            self._show_camera(consumer, participant, view, budget, now)
+        for consumer in by_kind[SlotKind.SCREEN]:
+            others = [p for p in publishers.screens if p != peer_id]
+            sharer = view.stage if view.stage in others else (others[-1] if others else None)
+            self._show(consumer, sharer, ProducerRole.SCREEN, now)
+        mapping = {
+            c.mid: SlotSource(c.participant, c.slot) for c in peer.consumers.values() if c.participant is not None
+        }
+        if mapping != self._mappings.get(peer_id):
+            self._mappings[peer_id] = mapping
+            self._listener.slots_changed(peer_id, dict(mapping))
 
     def _producer(self, participant: str | None, role: ProducerRole) -> Producer | None:
         if participant is None:

@@ -18,12 +18,17 @@ from aiortc.rtcdtlstransport import RTCDtlsTransport, State
 class TransportWriter:
     """Synchronous writer for one peer's (bundled) DTLS transport."""
 
-    __slots__ = ("_dtls", "_relayed", "errors")
+    __slots__ = ("_address", "_direct", "_dtls", "_pair", "_relayed", "errors")
 
     def __init__(self, dtls: RTCDtlsTransport) -> None:
         self._dtls = dtls
         self._relayed: set[asyncio.Task[None]] = set()
         self.errors = 0
+        # The nominated pair's address and kind, looked up once per pair (the hot path sends
+        # a hundred copies of each packet; aioice builds the address tuple on every access).
+        self._pair: CandidatePair | None = None
+        self._address: tuple[str, int] = ("", 0)
+        self._direct = False
 
     @property
     def ready(self) -> bool:
@@ -34,16 +39,19 @@ class TransportWriter:
         )
 
     def _write(self, pair: CandidatePair, protected: bytes) -> None:
-        protocol = pair.protocol
-        if type(protocol) is StunProtocol:
+        if pair is not self._pair:
+            self._pair = pair
+            self._address = pair.remote_addr
+            self._direct = type(pair.protocol) is StunProtocol
+        if self._direct:
             try:
-                protocol.transport.sendto(protected, pair.remote_addr)
+                pair.protocol.transport.sendto(protected, self._address)
             except (OSError, RuntimeError, AttributeError):
                 # A socket closed under us (consent lost, peer closing): this subscriber only.
                 self.errors += 1
             return
         # A TURN-relayed pair frames data itself (channel data): use its coroutine, tracked.
-        task = asyncio.get_running_loop().create_task(protocol.send_data(protected, pair.remote_addr))
+        task = asyncio.get_running_loop().create_task(pair.protocol.send_data(protected, self._address))
         self._relayed.add(task)
         task.add_done_callback(self._relayed.discard)
 
