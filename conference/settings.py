@@ -352,6 +352,9 @@ MEETING_SFU_THRESHOLD = env.integer("MEETING_SFU_THRESHOLD", 5, minimum=2, maxim
 MEETING_SFU_AUDIO_SLOTS = env.integer("MEETING_SFU_AUDIO_SLOTS", 3, minimum=1, maximum=8)
 # ...and at most this many camera videos (the tiles on screen, else the last speakers).
 MEETING_SFU_VIDEO_SLOTS = env.integer("MEETING_SFU_VIDEO_SLOTS", 9, minimum=1, maximum=25)
+# An SFU meeting of at most this many people goes back to peer-to-peer when no SFU worker is
+# left (0: never; larger meetings wait for a worker).
+MEETING_MESH_FALLBACK_MAX = env.integer("MEETING_MESH_FALLBACK_MAX", 4, minimum=0, maximum=8)
 
 # --- Scheduling -------------------------------------------------------------------------
 # The site's public address, for links in invitation and reminder emails and calendar feeds

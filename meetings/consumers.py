@@ -25,8 +25,9 @@ from meetings.events import hosts_group, meeting_group, participant_group, parti
 from meetings.models import HOST_ROLES, LeaveReason
 from meetings.protocol import MAX_FRAME_BYTES, ProtocolError, error_message, parse_client_message
 from meetings.ratelimit import TokenBucket
+from meetings.sfu import SFU_UNAVAILABLE
 from meetings.sfu import room_group as sfu_room_group
-from meetings.sfu_relay import SfuSession, move_to_sfu_if_needed
+from meetings.sfu_relay import SfuSession, fall_back_to_mesh, move_to_sfu_if_needed
 
 logger = logging.getLogger(__name__)
 
@@ -327,7 +328,12 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         session = self.sfu_session()
         assert self.meeting_id is not None
         await self.add_group(sfu_room_group(str(self.meeting_id)))
-        answer = await session.offer(message.sdp, dict(message.roles) if message.roles else None, message.restart)
+        try:
+            answer = await session.offer(message.sdp, dict(message.roles) if message.roles else None, message.restart)
+        except ProtocolError as exc:
+            if exc.code == SFU_UNAVAILABLE:  # no worker at all: a small room goes peer-to-peer
+                await fall_back_to_mesh(self.meeting_id, len(self.present_ids))
+            raise
         await self.send_json({"type": "media.answer", "sdp": answer})
 
     async def on_media_ice(self, message: protocol.MediaIce) -> None:
@@ -410,6 +416,8 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
             return
         if kind == "media.topology":
             self.topology = event["topology"]
+            if self.topology != "sfu":
+                self.sfu = None  # its worker is gone; a later move to the SFU starts a new session
         elif kind == "roster.joined":
             if event["participant"]["id"] == str(self.participant_id):
                 return  # already in this client's `joined` snapshot

@@ -1,6 +1,7 @@
 """A participant's media through an SFU worker: the consumer's side of the relay between the
 browser (``media.offer`` / ``media.ice`` / ``media.view``) and the worker serving the meeting
-(``meetings.sfu``), plus moving a room from peer-to-peer to the SFU.
+(``meetings.sfu``), plus moving a room from peer-to-peer to the SFU (and back, for a small
+room, when no worker is left).
 
 Peer ids on the worker are participant ids; the worker's room id is the meeting's id. Worker
 notifications (``sfu.notify`` to the group ``sfu.room.<meeting id>``) are turned into client
@@ -58,6 +59,18 @@ async def move_to_sfu_if_needed(meeting_id: int, snapshot: dict[str, Any]) -> No
         logger.warning("meeting %s stays peer-to-peer with %s people: %s", meeting_id, present, exc)
         return
     await database_sync_to_async(do_set_topology)(meeting_id, Topology.SFU)
+
+
+async def fall_back_to_mesh(meeting_id: int, present: int) -> bool:
+    """No SFU worker is left (``sfu_unavailable``): a meeting small enough for peer-to-peer goes
+    back to it rather than staying silent until a worker starts. Larger meetings keep waiting
+    (their browsers retry with backoff). True when the room moved."""
+    if not 0 < present <= settings.MEETING_MESH_FALLBACK_MAX:
+        return False
+    moved = await database_sync_to_async(do_set_topology)(meeting_id, Topology.MESH)
+    if moved:
+        logger.warning("meeting %s: no SFU worker left, back to peer-to-peer for %s people", meeting_id, present)
+    return bool(moved)
 
 
 def _error(exc: SfuError) -> ProtocolError:

@@ -3,7 +3,8 @@ from the ``MEETING_SFU_THRESHOLD``-th participant on.
 
 The move is one way while the room is in use: a meeting that went to the SFU stays there until
 it empties, so people leaving and joining around the threshold do not make every browser
-rebuild its connections back and forth.
+rebuild its connections back and forth. The one way back is the fallback of a small room when
+no worker is left at all (``sfu_relay.fall_back_to_mesh``).
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 through the worker and keeps decoding it, the move leaves no long gap in anyone's video, the
 worker's dominant-speaker choice follows who talks, on every page, and a shared screen reaches
 the others' stage, and a recording the host starts is shown on every page. When the worker is
-killed, the meeting moves to another one by itself.
+killed, the meeting moves to another one by itself; when no worker is left, the three go back
+to peer-to-peer.
 
 Real parts only: daphne, the channel layer on Redis, ``python -m media_workers``, headless
 Chromium with a fake camera and microphone, loopback ICE.
@@ -255,3 +256,58 @@ def test_when_the_worker_dies_the_meeting_moves_to_another_within_seconds(
         recovered = time.monotonic() - started
         assert sfu_workers.serving(str(meeting.pk)) is not doomed
         assert recovered < FAILOVER_SECONDS, f"media came back {recovered:.1f} s after the worker died"
+
+
+# In-page: frames decoded from each of `ids` over the peer-to-peer transport, polled until each
+# is above `floor`; {frames} or {timedOut, frames}.
+MESH_FRAMES_ABOVE = """async ([ids, floor, timeoutMs]) => {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const transport = window.__room && window.__room.transport;
+    const frames = {};
+    let enough = Boolean(transport && transport.kind === "mesh");
+    for (const id of ids) {
+      const peer = enough && transport.peers.get(id);
+      if (peer) {
+        (await peer.pc.getStats()).forEach((stat) => {
+          if (stat.type !== "inbound-rtp" || stat.kind !== "video") return;
+          frames[id] = (frames[id] || 0) + (stat.framesDecoded || 0);
+        });
+      }
+      enough = enough && (frames[id] || 0) > (floor[id] || 0);
+    }
+    if (enough) return { frames };
+    if (performance.now() > deadline) return { timedOut: true, frames, kind: transport && transport.kind };
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}"""
+#: No worker left: registry expiry (3 s) + the page's offer retry backoff + a new peer-to-peer call.
+MESH_FALLBACK_SECONDS = 20.0
+
+
+def test_when_no_worker_is_left_a_small_meeting_goes_back_to_peer_to_peer(
+    asgi_server: AsgiServer, sfu_worker: SfuWorker, browser: Browser
+) -> None:
+    expect.set_options(timeout=TIMEOUT_MS)
+    meeting = make_meeting_of_three()
+    with people(browser) as everyone:
+        join_three(browser, asgi_server, asgi_server.url + meeting.get_absolute_url(), everyone)
+        wait_for_sfu_video(everyone)
+
+        sfu_worker.kill()
+        started = time.monotonic()
+        # Nobody is left to forward media: three people fit peer-to-peer (MEETING_MESH_FALLBACK_MAX
+        # is 4), so the room goes back to it and every page decodes the two others directly.
+        for person in everyone:
+            others = [p.id for p in everyone if p is not person]
+            first = person.page.evaluate(MESH_FRAMES_ABOVE, [others, {}, TIMEOUT_MS])
+            assert not first.get("timedOut"), f"{person.name}: no peer-to-peer video: {first}"
+            later = {other: first["frames"][other] + 20 for other in others}
+            moving = person.page.evaluate(MESH_FRAMES_ABOVE, [others, later, TIMEOUT_MS])
+            assert not moving.get("timedOut"), f"{person.name}: peer-to-peer video stalled: {moving}"
+        recovered = time.monotonic() - started
+        meeting.refresh_from_db()
+        assert meeting.topology == "mesh"
+        assert recovered < MESH_FALLBACK_SECONDS, f"media came back {recovered:.1f} s after the last worker died"
+        for person in everyone:
+            assert person.errors == [], f"uncaught errors on {person.name}'s page: {person.errors}"

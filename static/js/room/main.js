@@ -307,15 +307,17 @@ function sfuTransport() {
   return [pendingTransport, transport].find((candidate) => candidate?.kind === "sfu") || null;
 }
 
-/** The room moved (peer-to-peer → SFU): the old transport keeps the call going until the new
- * one is connected, then hands over the tiles, so nobody sees a gap. */
+/** The room moved. Peer-to-peer → SFU: the old transport keeps the call going until the new
+ * one is connected, then hands over the tiles, so nobody sees a gap. SFU → peer-to-peer (a small
+ * meeting whose media server is gone): the old transport carries nothing any more, so the hand
+ * over is at once and the peers connect to each other directly. */
 function switchTopology(mediaConfig) {
   if (!transport || mediaConfig.topology === transport.kind || pendingTransport?.kind === mediaConfig.topology) return;
   pendingTransport?.close();
   const next = makeTransport(mediaConfig, transport.selfId);
   pendingTransport = next;
   next.syncPeers(roster.others().map((p) => p.id));
-  next.addEventListener("ready", () => {
+  const handOver = () => {
     if (pendingTransport !== next) return;
     const old = transport;
     pendingTransport = null;
@@ -326,7 +328,9 @@ function switchTopology(mediaConfig) {
     speakers.start(next, next.selfId);
     quality.start(next);
     tiles.render();
-  });
+  };
+  if (next.kind === "sfu") next.addEventListener("ready", handOver);
+  else handOver();
 }
 
 // --- Session ----------------------------------------------------------------------------------
