@@ -25,6 +25,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from media_workers.collector import CollectorPolicy
 from media_workers.errors import MediaError
 from media_workers.router import Router, SlotSource
 from media_workers.router_config import RouterConfig
@@ -76,6 +77,9 @@ async def serve(options: argparse.Namespace) -> None:
         bandwidth_layers=False,
     )
     router = Router("sfu-bench", config, Listener())
+    # The worker's garbage collection policy, as `python -m media_workers` runs it.
+    collector = CollectorPolicy(busy=lambda: bool(router.peer_ids))
+    collector.start()
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
@@ -98,6 +102,7 @@ async def serve(options: argparse.Namespace) -> None:
             tasks.add(task)
             task.add_done_callback(tasks.discard)
     finally:
+        await collector.stop()
         if not router.closed:
             await router.close()
 

@@ -155,8 +155,7 @@ class Consumer:
         numbers = self._numbering.rewrite(producer.key, packet.sequence, packet.timestamp, now)
         if numbers is None:
             return
-        sequence = numbers.sequence
-        timestamp = numbers.timestamp
+        sequence, timestamp = numbers
         self._history.put(sequence, (timestamp, payload_type, packet))
         sent = self._transport.send_rtp(self._header.build(packet, payload_type, sequence, timestamp, abs_time))
         if sent:

@@ -23,7 +23,17 @@ _U16 = struct.Struct("!H")
 class InboundPacket:
     """One received RTP packet of a producer (RTX already unwrapped)."""
 
-    __slots__ = ("abs_send_time", "audio_level", "keyframe", "marker", "padding", "payload", "sequence", "timestamp")
+    __slots__ = (
+        "abs_send_time",
+        "audio_level",
+        "extension_blocks",
+        "keyframe",
+        "marker",
+        "padding",
+        "payload",
+        "sequence",
+        "timestamp",
+    )
 
     def __init__(
         self,
@@ -43,6 +53,9 @@ class InboundPacket:
         self.audio_level = audio_level
         self.abs_send_time = abs_send_time
         self.keyframe = False
+        # Outgoing header extension blocks built for this packet, by (layout, abs-send-time):
+        # subscribers that negotiated the same ids and MID share one (HeaderWriter.build).
+        self.extension_blocks: dict[tuple[tuple[bool, bytes, int, int], bytes | None], bytes] = {}
 
 
 class RtpHeader:
@@ -151,7 +164,7 @@ def unwrap_rtx_payload(payload: bytes) -> tuple[int, bytes] | None:
 class HeaderWriter:
     """Builds outgoing RTP packets for one subscriber slot, as that subscriber negotiated it."""
 
-    __slots__ = ("_abs_id", "_level_id", "_mid_element", "_two_byte", "ssrc")
+    __slots__ = ("_abs_id", "_layout", "_level_id", "_mid_element", "_two_byte", "ssrc")
 
     def __init__(self, ssrc: int, *, mid: str | None, mid_id: int, abs_send_time_id: int, audio_level_id: int) -> None:
         self.ssrc = ssrc
@@ -161,6 +174,7 @@ class HeaderWriter:
         self._mid_element = b""
         if mid and mid_id:
             self._mid_element = self._element(mid_id, mid.encode())
+        self._layout = (self._two_byte, self._mid_element, self._abs_id, self._level_id)
 
     def _element(self, ext_id: int, value: bytes) -> bytes:
         if self._two_byte:
@@ -183,7 +197,11 @@ class HeaderWriter:
     def build(
         self, packet: InboundPacket, payload_type: int, sequence: int, timestamp: int, abs_send_time: bytes | None
     ) -> bytes:
-        ext = self.extension_block(abs_send_time, packet.audio_level)
+        blocks = packet.extension_blocks
+        key = (self._layout, abs_send_time)
+        ext = blocks.get(key)
+        if ext is None:
+            ext = blocks[key] = self.extension_block(abs_send_time, packet.audio_level)
         first = 0x80 | (0x10 if ext else 0) | (0x20 if packet.padding else 0)
         second = payload_type | (0x80 if packet.marker else 0)
         return _FIXED.pack(first, second, sequence, timestamp, self.ssrc) + ext + packet.payload

@@ -21,6 +21,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from media_workers import protocol
 from media_workers.assignment import Assignment, Moved
 from media_workers.bus import Bus, ChannelListener
+from media_workers.collector import CollectorPolicy
 from media_workers.config import WorkerConfig
 from media_workers.keys import Keys
 from media_workers.metrics import MetricsServer
@@ -54,6 +55,7 @@ class Worker:
         self.notifier = Notifier(self.bus)
         self.service = WorkerService(config, self.bus, self.assignment, self.notifier, router_factory)
         self.heartbeat = Heartbeat(config.heartbeat_interval, self.beat)
+        self.collector = CollectorPolicy(busy=lambda: self.service.load().peers > 0)
         self.listeners = [
             ChannelListener(self.bus, protocol.CONTROL_CHANNEL, self.service.handle),
             ChannelListener(self.bus, config.channel, self.service.handle),
@@ -102,6 +104,7 @@ class Worker:
         self.notifier.start()
         await self.registry.beat(self.service.load())
         self.heartbeat.start()
+        self.collector.start()
         for listener in self.listeners:
             listener.start()
         metrics_port = self.metrics_server.port if self.metrics_server else "off"
@@ -144,6 +147,7 @@ class Worker:
             await listener.stop()
         await self.service.close()
         await self.heartbeat.stop()
+        await self.collector.stop()
         await self.notifier.stop()
         try:
             await self.registry.unregister()

@@ -9,7 +9,7 @@ even when the packets now come from another publisher's SSRC.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from typing import NamedTuple
 
 SEQ_MOD = 1 << 16
 TS_MOD = 1 << 32
@@ -23,8 +23,9 @@ def seq_delta(a: int, b: int) -> int:
     return ((a - b + HALF_SEQ) % SEQ_MOD) - HALF_SEQ
 
 
-@dataclass(frozen=True, slots=True)
-class Rewritten:
+class Rewritten(NamedTuple):
+    """Outgoing numbers of one packet (a tuple: made once per forwarded copy, so cheap)."""
+
     sequence: int
     timestamp: int
 

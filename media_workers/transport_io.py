@@ -18,10 +18,13 @@ from aiortc.rtcdtlstransport import RTCDtlsTransport, State
 class TransportWriter:
     """Synchronous writer for one peer's (bundled) DTLS transport."""
 
-    __slots__ = ("_address", "_direct", "_dtls", "_pair", "_relayed", "errors")
+    __slots__ = ("_address", "_direct", "_dtls", "_nominated", "_pair", "_relayed", "errors")
 
     def __init__(self, dtls: RTCDtlsTransport) -> None:
         self._dtls = dtls
+        # aioice's nominated pairs by component: one dict for the connection's life (filled when
+        # ICE nominates, cleared when it closes), so it is looked up once, not per packet.
+        self._nominated: dict[int, CandidatePair] = dtls.transport._connection._nominated
         self._relayed: set[asyncio.Task[None]] = set()
         self.errors = 0
         # The nominated pair's address and kind, looked up once per pair (the hot path sends
@@ -34,9 +37,7 @@ class TransportWriter:
     def ready(self) -> bool:
         """DTLS is up and a candidate pair is nominated: what is sent now can arrive."""
         dtls = self._dtls
-        return (
-            dtls._state is State.CONNECTED and dtls._tx_srtp is not None and bool(dtls.transport._connection._nominated)
-        )
+        return dtls._state is State.CONNECTED and dtls._tx_srtp is not None and bool(self._nominated)
 
     def _write(self, pair: CandidatePair, protected: bytes) -> None:
         if pair is not self._pair:
@@ -57,9 +58,10 @@ class TransportWriter:
 
     def send_rtp(self, data: bytes) -> int:
         """Protects and sends one RTP packet; returns the bytes sent (0: not connected / failed)."""
-        srtp = self._dtls._tx_srtp
-        pair = self._dtls.transport._connection._nominated.get(1)
-        if srtp is None or pair is None or self._dtls._state is not State.CONNECTED:
+        dtls = self._dtls
+        srtp = dtls._tx_srtp
+        pair = self._nominated.get(1)
+        if srtp is None or pair is None or dtls._state is not State.CONNECTED:
             return 0
         try:
             protected = srtp.protect(data)
@@ -71,7 +73,7 @@ class TransportWriter:
 
     def send_rtcp(self, data: bytes) -> bool:
         srtp = self._dtls._tx_srtp
-        pair = self._dtls.transport._connection._nominated.get(1)
+        pair = self._nominated.get(1)
         if srtp is None or pair is None or self._dtls._state is not State.CONNECTED:
             return False
         try:
