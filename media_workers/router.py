@@ -121,6 +121,7 @@ class Router:
         self._peers: dict[str, Peer] = {}
         self._views: dict[str, View] = {}
         self._mappings: dict[str, dict[str, SlotSource]] = {}
+        self._full_reassigns = 0  # a tick in slices stops assigning once a full pass ran meanwhile
         self._speakers = SpeakerDetector()
         self._dominant: str | None = None
         self._recent: list[str] = []
@@ -392,8 +393,12 @@ class Router:
         if self.closed:
             return
         publishers = self._publishers(now)
+        seen = self._full_reassigns
         async for peer_id, peer in self._each_peer_gradually():
-            self._reassign_peer(peer_id, peer, publishers, now)
+            # A join, leave or view change during a pause reassigned everyone with newer facts
+            # than ``publishers``: the rest of this pass must not undo it.
+            if self._full_reassigns == seen:
+                self._reassign_peer(peer_id, peer, publishers, now)
             self._feedback(peer, now)
 
     def _feedback(self, peer: Peer, now: float) -> None:
@@ -437,6 +442,7 @@ class Router:
         """Every peer's slots at once (after a join, a leave, a view or producer change)."""
         if self.closed:
             return
+        self._full_reassigns += 1
         publishers = self._publishers(now)
         for peer_id, peer in self._peers.items():
             self._reassign_peer(peer_id, peer, publishers, now)

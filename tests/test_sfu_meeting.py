@@ -237,26 +237,30 @@ async def test_a_host_alone_in_a_peer_to_peer_meeting_can_record(
         await pc.close()
 
 
-async def send_offer_without_worker(client: RoomClient) -> None:
-    pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
-    pc.addTransceiver("audio", direction="recvonly")
-    await pc.setLocalDescription(await pc.createOffer())
-    await client.send({"type": "media.offer", "sdp": pc.localDescription.sdp, "restart": True})
-    await client.expect_error("sfu_unavailable")
-    await pc.close()
-
-
-async def test_a_small_sfu_meeting_without_any_worker_goes_back_to_peer_to_peer(
+async def two_in_sfu_room_without_worker(
     meeting: Meeting, owner: User, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> tuple[RoomClient, RoomClient]:
+    """A host and a guest in an SFU meeting while no worker runs; the guest's offer is refused
+    with ``sfu_unavailable``."""
     monkeypatch.setattr("meetings.sfu_relay.ASSIGN_TIMEOUT", 0.5)
     await save(meeting, waiting_room=False, topology="sfu")
     host = await RoomClient.connect(meeting.code, owner, name="host")
     await host.join()
     guest = await RoomClient.connect(meeting.code, await sync_to_async(make_user)(username="g"), name="guest")
     await guest.join()
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+    pc.addTransceiver("audio", direction="recvonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    await guest.send({"type": "media.offer", "sdp": pc.localDescription.sdp, "restart": True})
+    await guest.expect_error("sfu_unavailable")
+    await pc.close()
+    return host, guest
 
-    await send_offer_without_worker(guest)
+
+async def test_a_small_sfu_meeting_without_any_worker_goes_back_to_peer_to_peer(
+    meeting: Meeting, owner: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    host, guest = await two_in_sfu_room_without_worker(meeting, owner, monkeypatch)
 
     for client in (host, guest):
         moved = await client.expect("media.topology")
@@ -271,15 +275,8 @@ async def test_a_small_sfu_meeting_without_any_worker_goes_back_to_peer_to_peer(
 async def test_a_meeting_above_the_fallback_size_keeps_waiting_for_a_worker(
     meeting: Meeting, owner: User, monkeypatch: pytest.MonkeyPatch, settings: SettingsWrapper
 ) -> None:
-    monkeypatch.setattr("meetings.sfu_relay.ASSIGN_TIMEOUT", 0.5)
     settings.MEETING_MESH_FALLBACK_MAX = 1
-    await save(meeting, waiting_room=False, topology="sfu")
-    host = await RoomClient.connect(meeting.code, owner, name="host")
-    await host.join()
-    guest = await RoomClient.connect(meeting.code, await sync_to_async(make_user)(username="g"), name="guest")
-    await guest.join()
-
-    await send_offer_without_worker(guest)
+    host, _ = await two_in_sfu_room_without_worker(meeting, owner, monkeypatch)
 
     await sync_to_async(meeting.refresh_from_db)()
     assert meeting.topology == "sfu"
