@@ -146,6 +146,10 @@ class SfuAdapter(abc.ABC):
     def describe(self) -> dict[str, Any]:
         return {"name": self.name}
 
+    async def settle(self) -> None:  # noqa: B027 (optional hook)
+        """Before the window: let the SFU finish set-up work such as a pending garbage collection
+        (our worker; Janus, in C, has none)."""
+
     async def stats(self) -> dict[str, Any] | None:
         """The SFU's own counters, if it has any (read before and after the window)."""
         return None
@@ -625,6 +629,9 @@ async def run_load(adapter: SfuAdapter, clip: MediaClip, options: LoadOptions) -
         result["warm_streams"] = {"receiving": len(probe.warm), "expected": wanted}
         await asyncio.sleep(options.warmup_seconds)
 
+        # Set-up leaves garbage in both processes: collect it before the window, not inside it.
+        await adapter.settle()
+        collector.settle()
         capture = WireCapture(options.capture_path) if options.capture_path else None
         if capture is not None:
             await asyncio.to_thread(capture.start)

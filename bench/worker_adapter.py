@@ -130,6 +130,9 @@ class WorkerAdapter(SfuAdapter):
             "event_loop": "uvloop" if self.use_uvloop else "asyncio",
         }
 
+    async def settle(self) -> None:
+        await self._request({"op": "settle"})
+
     async def stats(self) -> dict[str, Any] | None:
         with contextlib.suppress(WorkerError, TimeoutError, OSError):
             reply = await self._request({"op": "stats"})

@@ -53,7 +53,7 @@ class Listener:
         emit({"event": "peer_failed", "peer_id": peer_id, "error": str(error)})
 
 
-async def handle(router: Router, request: dict[str, Any]) -> dict[str, Any]:
+async def handle(router: Router, collector: CollectorPolicy, request: dict[str, Any]) -> dict[str, Any]:
     reply: dict[str, Any] = {"id": request.get("id")}
     op = request.get("op")
     try:
@@ -61,6 +61,9 @@ async def handle(router: Router, request: dict[str, Any]) -> dict[str, Any]:
             reply["answer"] = await router.add_peer(request["peer_id"], request["offer"], request.get("roles"))
         elif op == "stats":
             reply["stats"] = dataclasses.asdict(router.stats())
+        elif op == "settle":  # before a measurement: the worker's pending garbage collected now
+            collector.settle()
+            reply["settled"] = True
         else:
             reply["error"] = f"unknown op {op!r}"
     except MediaError as exc:
@@ -86,7 +89,7 @@ async def serve(options: argparse.Namespace) -> None:
     tasks: set[asyncio.Task[None]] = set()
 
     async def answer(request: dict[str, Any]) -> None:
-        emit(await handle(router, request))
+        emit(await handle(router, collector, request))
 
     try:
         while True:

@@ -90,6 +90,14 @@ class CollectorPolicy:
         self._frozen_since_full = True
         self.stats.freezes += 1
 
+    def settle(self) -> None:
+        """A full collection and a freeze now, at a moment the caller chose (after a burst of
+        joins, before a measurement), instead of at the next tick."""
+        self._full_collection(self._clock())
+        self._freeze()
+        self._frozen_since_full = True
+        self.stats.freezes += 1
+
     def _full_collection(self, now: float) -> None:
         started = time.perf_counter()
         self._unfreeze()

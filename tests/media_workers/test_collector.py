@@ -63,6 +63,17 @@ def test_an_idle_worker_collects_everything_at_the_next_tick() -> None:
     assert calls.log == ["freeze", "unfreeze", "collect", "freeze"]
 
 
+def test_settle_collects_and_freezes_at_once_and_restarts_the_full_interval() -> None:
+    calls, busy = Calls(), [True]
+    collector = policy(calls, busy)
+    calls.now = 5.0
+    collector.settle()
+    assert calls.log == ["unfreeze", "collect", "freeze"]
+    calls.now = 60.0  # 55 s after the settle: not yet due again
+    collector.step()
+    assert calls.log[3:] == ["freeze"]
+
+
 def test_intervals_must_make_sense() -> None:
     with pytest.raises(ValueError, match="freeze_interval"):
         CollectorPolicy(busy=lambda: True, freeze_interval=0)
