@@ -70,7 +70,8 @@ def recording_file(request: HttpRequest, token: str) -> HttpResponseBase:
     if link.kind == LinkKind.THUMBNAIL and not recording.thumbnail_name:
         return _refusal("not_found", "This recording has no thumbnail.", 404)
     response = _serve(recording, link.kind, request.headers.get("Range", ""))
-    response["Cache-Control"] = "private, max-age=300"
+    # A redirect to the bucket is re-checked at every open (no-store); the bytes may be cached.
+    response["Cache-Control"] = "no-store" if response.status_code == 302 else "private, max-age=300"
     response["X-Content-Type-Options"] = "nosniff"
     return response
 

@@ -137,6 +137,7 @@ def test_a_signed_link_redirects_to_a_presigned_url_that_serves_ranges(
     response = Client().get(signed_url(ready.pk, LinkKind.PLAY, owner.pk))
 
     assert response.status_code == 302
+    assert response["Cache-Control"] == "no-store"
     location = response["Location"]
     assert location.startswith(f"{s3_endpoint}/{bucket}/site-a/{ready.file_name}?")
     assert "X-Amz-Signature=" in location
