@@ -6,7 +6,7 @@ Views, API views and consumers call these and never change meetings themselves.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -37,8 +37,7 @@ class MeetingChanges:
 
     def only_recording_sharing(self) -> bool:
         """Whether nothing but the recordings' sharing changes (allowed after the meeting ended)."""
-        others = (self.title, self.passcode, self.waiting_room, self.allow_guests, self.mute_on_entry)
-        return all(value is None for value in others) and self.max_participants is None and self.co_host_emails is None
+        return all(getattr(self, f.name) is None for f in fields(self) if f.name != "recordings_for_invitees")
 
 
 def check_co_hosts(owner: User, emails: Iterable[str]) -> list[User]:
