@@ -97,7 +97,7 @@ class MediaState(ClientMessage):
 class Signal(ClientMessage):
     type: Literal["signal"]
     to: uuid.UUID
-    kind: Literal["offer", "answer", "candidate", "restart"]
+    kind: Literal["offer", "answer", "candidate", "restart", "reset"]
     data: Annotated[dict[str, Any], AfterValidator(_small_json)]
 
 

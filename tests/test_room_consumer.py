@@ -321,6 +321,11 @@ class TestMedia:
         relayed = await other.expect("signal")
         assert relayed == {"type": "signal", "from": host.id, "kind": "offer", "data": offer}
         await third.assert_silent({"signal"})
+        for kind in ("restart", "reset"):
+            await other.send({"type": "signal", "to": host.id, "kind": kind, "data": {}})
+            assert await host.expect("signal") == {"type": "signal", "from": other.id, "kind": kind, "data": {}}
+        await host.send({"type": "signal", "to": other.id, "kind": "renegotiate", "data": {}})
+        assert (await host.expect_error("invalid"))["field"] == "kind"
         await host.send({"type": "signal", "to": "00000000-0000-0000-0000-000000000000", "kind": "offer", "data": {}})
         await host.expect_error("no_such_participant")
         await host.send({"type": "signal", "to": other.id, "kind": "offer", "data": {"sdp": "x" * 40000}})

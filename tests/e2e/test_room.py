@@ -112,8 +112,12 @@ def people(browser: Browser) -> Iterator[list[Person]]:
             person.page.context.close()
 
 
-def open_room(browser: Browser, server: AsgiServer, url: str, name: str, user: User | None) -> Person:
+def open_room(
+    browser: Browser, server: AsgiServer, url: str, name: str, user: User | None, init_script: str | None = None
+) -> Person:
     context = browser.new_context(viewport={"width": 1280, "height": 720})
+    if init_script is not None:
+        context.add_init_script(init_script)
     if user is not None:
         sign_in(context, server, user)
     page = context.new_page()
@@ -224,5 +228,77 @@ def test_three_people_meet_chat_react_mute_and_share_a_screen(asgi_server: AsgiS
         for person in everyone:
             expect(person.page.get_by_role("heading", name="The meeting has ended")).to_be_visible()
 
+        for person in everyone:
+            assert person.errors == [], f"uncaught errors on {person.name}'s page: {person.errors}"
+
+
+# Before the page's scripts: while `window.__dropCandidates` is set, the ICE candidates this page
+# sends (trickled, or inside an offer or answer) are lost on the way, so no connection of the page
+# ever starts checking. A `reset` (sent or received) ends the loss, so the connections made after
+# it connect; `window.__resets` counts them.
+LOSE_CANDIDATES_UNTIL_RESET = """(() => {
+  window.__dropCandidates = true;
+  window.__resets = 0;
+  const asSignal = (text) => {
+    try {
+      const message = JSON.parse(text);
+      return message.type === "signal" ? message : null;
+    } catch {
+      return null;
+    }
+  };
+  const sawReset = () => { window.__dropCandidates = false; window.__resets += 1; };
+  const Native = window.WebSocket;
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("message", (event) => { if (asSignal(event.data)?.kind === "reset") sawReset(); });
+    }
+    send(text) {
+      const signal = asSignal(text);
+      if (signal?.kind === "reset") sawReset();
+      if (window.__dropCandidates && signal) {
+        if (signal.kind === "candidate") return;
+        const description = signal.data && signal.data.description;
+        if (description && description.sdp) {
+          const lines = description.sdp.split("\\r\\n");
+          description.sdp = lines.filter((line) => !line.startsWith("a=candidate")).join("\\r\\n");
+          text = JSON.stringify(signal);
+        }
+      }
+      super.send(text);
+    }
+  };
+})()"""
+
+
+def test_a_connection_that_never_starts_checking_is_replaced_and_media_flows(
+    asgi_server: AsgiServer, browser: Browser
+) -> None:
+    expect.set_options(timeout=TIMEOUT_MS)
+    ada_user = make_person("ada", "Ada")
+    meeting = make_meeting(owner=ada_user, title="Stuck", allow_guests=True, waiting_room=False)
+    url = asgi_server.url + meeting.get_absolute_url()
+    with people(browser) as everyone:
+        for name, user in (("Ada", ada_user), ("Alan", None)):
+            person = open_room(browser, asgi_server, url, name, user, init_script=LOSE_CANDIDATES_UNTIL_RESET)
+            everyone.append(person)
+            if user is None:
+                person.page.get_by_label("Your name").fill(name)
+            person.button("Join now").click()
+            expect(person.button("Leave call")).to_be_visible()
+        ids = {person.name: person.id for person in everyone}
+
+        # Without candidates the pair's connection stays "new"; an ICE restart does not help, so the
+        # impolite side replaces the connection (one `reset`, seen by both pages) and video flows.
+        for person in everyone:
+            other = ids["Alan" if person.name == "Ada" else "Ada"]
+            try:
+                person.page.wait_for_function("() => window.__resets > 0", polling=250, timeout=3 * TIMEOUT_MS)
+            except PlaywrightTimeoutError:
+                pytest.fail(f"no reset: {person.describe()}")
+            first = person.wait_for_frames([other], {})
+            person.wait_for_frames([other], {other: first[other] + 20})
+            assert person.page.evaluate("window.__resets") == 1, person.describe()
         for person in everyone:
             assert person.errors == [], f"uncaught errors on {person.name}'s page: {person.errors}"

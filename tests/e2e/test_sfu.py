@@ -259,17 +259,21 @@ def test_when_the_worker_dies_the_meeting_moves_to_another_within_seconds(
 
 
 # In-page: frames decoded from each of `ids` over the peer-to-peer transport, polled until each
-# is above `floor`; {frames} or {timedOut, frames}.
+# is above `floor`; {frames} or {timedOut, frames, states}.
 MESH_FRAMES_ABOVE = """async ([ids, floor, timeoutMs]) => {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
     const transport = window.__room && window.__room.transport;
     const frames = {};
-    let enough = Boolean(transport && transport.kind === "mesh");
+    const states = {};
+    const mesh = Boolean(transport && transport.kind === "mesh");
+    let enough = mesh;
     for (const id of ids) {
-      const peer = enough && transport.peers.get(id);
+      const peer = mesh && transport.peers.get(id);
       if (peer) {
-        (await peer.pc.getStats()).forEach((stat) => {
+        const pc = peer.pc;
+        states[id] = `${pc.signalingState}/${pc.iceConnectionState}/${pc.connectionState}`;
+        (await pc.getStats()).forEach((stat) => {
           if (stat.type !== "inbound-rtp" || stat.kind !== "video") return;
           frames[id] = (frames[id] || 0) + (stat.framesDecoded || 0);
         });
@@ -277,7 +281,7 @@ MESH_FRAMES_ABOVE = """async ([ids, floor, timeoutMs]) => {
       enough = enough && (frames[id] || 0) > (floor[id] || 0);
     }
     if (enough) return { frames };
-    if (performance.now() > deadline) return { timedOut: true, frames, kind: transport && transport.kind };
+    if (performance.now() > deadline) return { timedOut: true, frames, states, kind: transport && transport.kind };
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }"""
@@ -298,10 +302,10 @@ def test_when_no_worker_is_left_a_small_meeting_goes_back_to_peer_to_peer(
         for person in everyone:
             others = [p.id for p in everyone if p is not person]
             first = person.page.evaluate(MESH_FRAMES_ABOVE, [others, {}, 2 * TIMEOUT_MS])
-            assert not first.get("timedOut"), f"{person.name}: no peer-to-peer video: {first}"
+            assert not first.get("timedOut"), f"no peer-to-peer video: {first}; {person.describe()}"
             later = {other: first["frames"][other] + 20 for other in others}
             moving = person.page.evaluate(MESH_FRAMES_ABOVE, [others, later, TIMEOUT_MS])
-            assert not moving.get("timedOut"), f"{person.name}: peer-to-peer video stalled: {moving}"
+            assert not moving.get("timedOut"), f"peer-to-peer video stalled: {moving}; {person.describe()}"
         # (No time bound beyond the generous waits: the issue sets none for this case, and on a
         # loaded machine the path — peer connection failure, an offer that times out while the
         # dead worker's registration lives 3 s more, the retry's backoff — took up to 20 s.)

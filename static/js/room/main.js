@@ -316,7 +316,8 @@ function switchTopology(mediaConfig) {
   pendingTransport?.close();
   const next = makeTransport(mediaConfig, transport.selfId);
   pendingTransport = next;
-  next.syncPeers(roster.others().map((p) => p.id));
+  // Everyone switches at once: in a mesh only one side of each pair offers (see mesh.js).
+  next.syncPeers(roster.others().map((p) => p.id), { waitForOffer: "polite" });
   const handOver = () => {
     if (pendingTransport !== next) return;
     const old = transport;

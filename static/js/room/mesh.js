@@ -15,9 +15,12 @@
 //
 // Glare at the start is avoided: a newcomer (who learns of the others from `joined`) waits for
 // their offers before adding its own tracks, since every member offers to a newcomer as soon as
-// roster.joined arrives. (Chromium 156 was seen to never gather ICE candidates on a polite
-// connection that rolled back its own pending offer.) A watchdog heals what still goes wrong:
-// an offer left unanswered is sent again, a connection that never starts checking is restarted.
+// roster.joined arrives; when everyone starts at once (a meeting back from the SFU to
+// peer-to-peer) only the impolite side of each pair offers. (Chromium 156 was seen to never
+// gather ICE candidates on a polite connection that rolled back its own pending offer.) A
+// watchdog heals what still goes wrong: an offer left unanswered is sent again, a connection that
+// never starts checking is ICE-restarted, and if that does not help either the impolite side
+// replaces the pair's connections (`reset`: both sides start over with new RTCPeerConnections).
 //
 // Each side sends on transceivers it created itself (direction sendonly), one per slot, so
 // receiving never depends on which transceiver the other side reused. Offers and answers carry
@@ -30,12 +33,16 @@ const WAIT_FOR_OFFER_MS = 8000;
 const WATCHDOG_MS = 1000;
 const OFFER_RESEND_MS = 4000;
 const STUCK_NEW_MS = 6000;
+// ICE restarts of a connection stuck in "new" before the impolite side replaces it.
+const RESTARTS_BEFORE_RESET = 1;
 
 class Peer {
+  /** waitForOffer: true, false, or "polite" (wait if we are the polite side of this pair). */
   constructor(transport, id, { waitForOffer = false } = {}) {
     this.transport = transport;
     this.id = id;
     this.polite = transport.selfId < id;
+    if (waitForOffer === "polite") waitForOffer = this.polite;
     this.pc = new RTCPeerConnection({ iceServers: transport.iceServers });
     this.transceivers = new Map(); // slot → our sending RTCRtpTransceiver
     this.remoteSlots = new Map(); // mid → slot the other side sends there
@@ -50,6 +57,7 @@ class Peer {
     this.since = { state: "", at: performance.now() }; // how long the connection has looked stuck
     this.lastFix = 0;
     this.fixes = 0;
+    this.stuckRestarts = 0; // ICE restarts since the connection was last seen stuck in "new"
 
     const pc = this.pc;
     pc.addEventListener("negotiationneeded", () => this.negotiate());
@@ -158,6 +166,8 @@ class Peer {
       }
     } else if (kind === "restart") {
       pc.restartIce();
+    } else if (kind === "reset" && this.polite) {
+      this.transport.replacePeer(this.id, { waitForOffer: true });
     }
   }
 
@@ -196,9 +206,15 @@ class Peer {
     } else if (pc.signalingState === "stable" && pc.remoteDescription && pc.iceConnectionState === "new" && stuckFor > STUCK_NEW_MS) {
       this.lastFix = now;
       this.fixes += 1;
+      if (!this.polite && this.stuckRestarts >= RESTARTS_BEFORE_RESET) {
+        this.reset();
+        return;
+      }
+      this.stuckRestarts += 1;
       this.restart();
     } else if (pc.iceConnectionState === "connected" || pc.iceConnectionState === "completed") {
       this.fixes = 0;
+      this.stuckRestarts = 0;
     }
   }
 
@@ -207,6 +223,13 @@ class Peer {
     if (this.closed) return;
     if (this.polite) this.send("restart", {});
     else this.pc.restartIce();
+  }
+
+  /** Impolite side: start the pair over with new connections (the polite side waits for our offer). */
+  reset() {
+    if (this.closed || this.polite) return;
+    this.send("reset", {});
+    this.transport.replacePeer(this.id, { waitForOffer: false });
   }
 
   audioLevel() {
@@ -269,6 +292,12 @@ export class MeshTransport extends EventTarget {
     const peer = new Peer(this, id, { waitForOffer });
     this.peers.set(id, peer);
     return peer;
+  }
+
+  /** A new connection to `id` in place of the current one (see Peer.reset). */
+  replacePeer(id, { waitForOffer }) {
+    this.removePeer(id);
+    return this.addPeer(id, { waitForOffer });
   }
 
   removePeer(id) {
