@@ -9,6 +9,7 @@ number and continuous timestamp from ``OutgoingNumbering``.
 
 from __future__ import annotations
 
+import secrets
 import time
 from enum import StrEnum
 
@@ -29,10 +30,10 @@ from aiortc.rtp import (
 )
 
 from media_workers.feedback import TokenBucket
-from media_workers.packet_cache import PacketCache
+from media_workers.lane import make_lane
 from media_workers.producer import Producer
 from media_workers.rtp_rewrite import HeaderWriter, InboundPacket, abs_send_time_now
-from media_workers.sequencing import OutgoingNumbering
+from media_workers.sequencing import TS_MOD
 from media_workers.transport_io import TransportWriter, ntp_time
 
 
@@ -57,6 +58,7 @@ class Consumer:
         history_size: int,
         nack_rate: float,
         nack_burst: float,
+        native_lane: bool | None = None,
     ) -> None:
         self.peer_id = peer_id
         self.slot = slot
@@ -67,12 +69,17 @@ class Consumer:
         self.clock_rate = 90000 if self.is_video else 48000
         #: codec name (lower case) → this subscriber's payload type for it
         self.payload_types = payload_types
-        self._header = header
         self._transport = transport
-        self._numbering = OutgoingNumbering(
-            self.clock_rate, first_sequence=int.from_bytes(ssrc.to_bytes(4, "big")[:2]) % 32768
+        # Numbering, retransmission history, header and send of every forwarded copy.
+        self._lane = make_lane(
+            clock_rate=self.clock_rate,
+            first_sequence=int.from_bytes(ssrc.to_bytes(4, "big")[:2]) % 32768,
+            first_timestamp=secrets.randbelow(TS_MOD),
+            header=header,
+            writer=transport,
+            history_size=history_size,
+            native=native_lane,
         )
-        self._history: PacketCache[tuple[int, int, InboundPacket]] = PacketCache(history_size)
         self._nack_budget = TokenBucket(rate=nack_rate, burst=nack_burst)
         #: the participant shown in this slot (router's choice), and the producers involved
         self.participant: str | None = None
@@ -82,12 +89,6 @@ class Consumer:
         #: False while the client has this slot's section inactive (the router skips it)
         self.enabled = True
         self.closed = False
-        # sender report state
-        self.packets_out = 0
-        self.octets_out = 0
-        self.bytes_out = 0
-        self._last_ts = 0
-        self._last_time = 0.0
         # feedback state
         self.remb_bps: int | None = None
         self.remb_at = 0.0
@@ -139,7 +140,7 @@ class Consumer:
     def close(self) -> None:
         self.set_target(None, 0.0)
         self.closed = True
-        self._history.clear()
+        self._lane.clear_history()
 
     # hot path ----------------------------------------------------------------------------
     def forward(self, producer: Producer, packet: InboundPacket, codec: str, abs_time: bytes, now: float) -> None:
@@ -152,18 +153,21 @@ class Consumer:
         payload_type = self.payload_types.get(codec)
         if payload_type is None:
             return
-        numbers = self._numbering.rewrite(producer.key, packet.sequence, packet.timestamp, now)
-        if numbers is None:
-            return
-        sequence, timestamp = numbers
-        self._history.put(sequence, (timestamp, payload_type, packet))
-        sent = self._transport.send_rtp(self._header.build(packet, payload_type, sequence, timestamp, abs_time))
-        if sent:
-            self.packets_out += 1
-            self.octets_out += len(packet.payload)
-            self.bytes_out += sent
-            self._last_ts = timestamp
-            self._last_time = now
+        self._lane.forward(producer.key, packet, payload_type, abs_time, now)
+
+    # counters ----------------------------------------------------------------------------
+    @property
+    def packets_out(self) -> int:
+        return self._lane.packets_out
+
+    @property
+    def bytes_out(self) -> int:
+        return self._lane.bytes_out
+
+    @property
+    def send_errors(self) -> int:
+        """Copies built but not sent by the lane itself (the writer counts its own failures)."""
+        return self._lane.errors
 
     # feedback from the subscriber --------------------------------------------------------
     async def handle_rtcp(self, packet: AnyRtcpPacket) -> None:
@@ -193,29 +197,28 @@ class Consumer:
         abs_time = abs_send_time_now(ntp_time(time.time()))
         for sequence in lost:
             self.nacks_received += 1
-            entry = self._history.get(sequence)
-            if entry is None:  # never forwarded here, or no longer cached
+            if not self._lane.cached(sequence):  # never forwarded here, or no longer cached
                 self.nacks_refused += 1
                 continue
             if not self._nack_budget.take(now):
                 self.nacks_refused += 1
                 continue
-            timestamp, payload_type, packet = entry
-            if self._transport.send_rtp(self._header.build(packet, payload_type, sequence, timestamp, abs_time)):
+            if self._lane.resend(sequence, abs_time) > 0:
                 self.retransmitted += 1
 
     def sender_report(self, now: float, unix_time: float) -> bytes | None:
         """SR + SDES for this slot (None before the first packet)."""
-        if not self.packets_out:
+        lane = self._lane
+        if not lane.packets_out:
             return None
-        rtp_time = (self._last_ts + int((now - self._last_time) * self.clock_rate)) & 0xFFFFFFFF
+        rtp_time = (lane.last_timestamp + int((now - lane.last_time) * self.clock_rate)) & 0xFFFFFFFF
         sr = RtcpSrPacket(
             ssrc=self.ssrc,
             sender_info=RtcpSenderInfo(
                 ntp_timestamp=ntp_time(unix_time),
                 rtp_timestamp=rtp_time,
-                packet_count=self.packets_out & 0xFFFFFFFF,
-                octet_count=self.octets_out & 0xFFFFFFFF,
+                packet_count=lane.packets_out & 0xFFFFFFFF,
+                octet_count=lane.octets_out & 0xFFFFFFFF,
             ),
         )
         sdes = RtcpSdesPacket(chunks=[RtcpSourceInfo(ssrc=self.ssrc, items=[(1, self._cname)])])

@@ -380,7 +380,8 @@ class Peer:
 
     @property
     def send_errors(self) -> int:
-        return self._writer.errors if self._writer is not None else 0
+        failed = sum(consumer.send_errors for consumer in self.consumers.values())
+        return failed + (self._writer.errors if self._writer is not None else 0)
 
     @property
     def dtls(self) -> RTCDtlsTransport | None:

@@ -176,6 +176,12 @@ class HeaderWriter:
             self._mid_element = self._element(mid_id, mid.encode())
         self._layout = (self._two_byte, self._mid_element, self._abs_id, self._level_id)
 
+    @property
+    def layout(self) -> tuple[bool, bytes, int, int]:
+        """(two-byte form, MID element, abs-send-time id, audio level id): what the header
+        depends on besides the packet (a native lane builds the same header from it)."""
+        return self._layout
+
     def _element(self, ext_id: int, value: bytes) -> bytes:
         if self._two_byte:
             return bytes((ext_id, len(value))) + value

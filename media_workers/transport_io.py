@@ -13,6 +13,7 @@ import asyncio
 import pylibsrtp
 from aioice.ice import CandidatePair, StunProtocol
 from aiortc.rtcdtlstransport import RTCDtlsTransport, State
+from pylibsrtp._binding import ffi
 
 
 class TransportWriter:
@@ -65,11 +66,35 @@ class TransportWriter:
             return 0
         try:
             protected = srtp.protect(data)
-        except pylibsrtp.Error:
+        except (pylibsrtp.Error, ValueError):  # ValueError: too long for the session's buffer
             self.errors += 1
             return 0
         self._write(pair, protected)
         return len(protected)
+
+    # What a native lane (media_workers/_lane) needs to send as this writer would -------------
+    def native_binding(self) -> tuple[RTCDtlsTransport, dict[int, CandidatePair], State]:
+        """What the lane checks before every send: the DTLS transport (its ``_state`` and
+        ``_tx_srtp``), the nominated pairs by component, and the connected state."""
+        return self._dtls, self._nominated, State.CONNECTED
+
+    def native_output(self, pair: CandidatePair, session: pylibsrtp.Session) -> tuple[int, str, int, int] | None:
+        """(socket descriptor, host, port, srtp_t address) to protect with ``session`` and send
+        to ``pair`` directly, or None: send through ``send_rtp`` (a TURN-relayed pair, a
+        transport without a socket)."""
+        if type(pair.protocol) is not StunProtocol or pair.protocol.transport is None:
+            return None
+        sock = pair.protocol.transport.get_extra_info("socket")
+        if sock is None or sock.fileno() < 0:
+            return None
+        host, port = pair.remote_addr[0], pair.remote_addr[1]
+        return sock.fileno(), host, port, self.srtp_address(session)
+
+    @staticmethod
+    def srtp_address(session: pylibsrtp.Session) -> int:
+        """The address of the libsrtp ``srtp_t`` behind a pylibsrtp session (the lane holds a
+        reference to the session, so the address stays valid while the lane uses it)."""
+        return int(ffi.cast("uintptr_t", session._srtp[0]))
 
     def send_rtcp(self, data: bytes) -> bool:
         srtp = self._dtls._tx_srtp

@@ -1,5 +1,8 @@
 """The router forwards real aiortc clients' RTP on loopback: every packet, renumbered per
-subscriber, switched on keyframes, retransmitted on NACK, and with no codec in the worker."""
+subscriber, switched on keyframes, retransmitted on NACK, and with no codec in the worker.
+
+Every test runs twice: with the native lanes the worker uses (media_workers/_lane) and with the
+Python ones they are held to (media_workers/lane.py PyLane)."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import aiortc.rtcrtpsender
 import pytest
 import pytest_asyncio
 
+from media_workers import lane as lanes
 from media_workers.consumer import SlotKind
 from media_workers.frame_size import vp8_keyframe_size
 from media_workers.keyframes import is_vp8_keyframe
@@ -28,10 +32,19 @@ from tests.media_workers.sfu_fixtures import Room, open_room
 pytestmark = pytest.mark.asyncio
 
 
-@pytest_asyncio.fixture
-async def room() -> AsyncIterator[Room]:
+@pytest_asyncio.fixture(params=["native", "python"])
+async def room(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Room]:
+    if request.param == "python":
+        monkeypatch.setattr(lanes, "_NATIVE", None)
     async with open_room() as room:
         yield room
+        # Whatever the test left in the room went out through the lanes asked for.
+        for pid in room.router.peer_ids:
+            for consumer in room.router.peer(pid).consumers.values():
+                if request.param == "python":
+                    assert isinstance(consumer._lane, lanes.PyLane)
+                elif consumer.packets_out:
+                    assert consumer._lane.native_sends > 0
 
 
 def assert_contiguous(received: list[Seen], sent: list[Seen]) -> None:
