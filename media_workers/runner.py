@@ -24,6 +24,7 @@ from media_workers.bus import Bus, ChannelListener
 from media_workers.collector import CollectorPolicy
 from media_workers.config import WorkerConfig
 from media_workers.keys import Keys
+from media_workers.lane import native_lanes
 from media_workers.metrics import MetricsServer
 from media_workers.notifier import Notifier
 from media_workers.registry import Heartbeat, Registry
@@ -109,12 +110,13 @@ class Worker:
             listener.start()
         metrics_port = self.metrics_server.port if self.metrics_server else "off"
         logger.info(
-            "worker %s ready: channel %s, address %s, capacity %s, metrics port %s",
+            "worker %s ready: channel %s, address %s, capacity %s, metrics port %s, %s forwarding lanes",
             self.config.worker_id,
             self.config.channel,
             self.config.announced_address,
             self.config.capacity,
             metrics_port,
+            "native" if native_lanes() else "Python",
         )
 
     async def _drain(self) -> None:

@@ -322,8 +322,12 @@ static Py_ssize_t lane_send(Lane *self, unsigned char *buffer, Py_ssize_t len) {
         }
         if (pair != self->cached_pair || session != self->cached_session) {
             if (resolve_output(self, pair, session) < 0) {
+                /* This subscriber only: reported, counted, tried again with the next packet. */
+                PyErr_WriteUnraisable(self->writer);
+                forget_output(self);
                 Py_DECREF(session);
-                return -1;
+                self->errors++;
+                return 0;
             }
         }
         Py_DECREF(session);
@@ -355,6 +359,12 @@ static Py_ssize_t lane_send(Lane *self, unsigned char *buffer, Py_ssize_t len) {
 }
 
 /* ---- Python interface ------------------------------------------------------------------ */
+
+static int check_ready(Lane *self) {
+    if (self->writer && self->history_packet) return 0;
+    PyErr_SetString(PyExc_RuntimeError, "Lane is not initialised");
+    return -1;
+}
 
 static int Lane_init(Lane *self, PyObject *args, PyObject *kwargs) {
     static char *keywords[] = {"ssrc", "clock_rate", "first_sequence", "first_timestamp", "mid_element", "two_byte",
@@ -422,6 +432,7 @@ static int Lane_init(Lane *self, PyObject *args, PyObject *kwargs) {
 
 static PyObject *Lane_forward(Lane *self, PyObject *const *args, Py_ssize_t nargs) {
     /* forward(source, packet, payload_type, abs_send_time, now) -> bytes sent */
+    if (check_ready(self) < 0) return NULL;
     if (nargs != 5) {
         PyErr_SetString(PyExc_TypeError, "forward(source, packet, payload_type, abs_send_time, now)");
         return NULL;
@@ -476,6 +487,7 @@ static PyObject *Lane_forward(Lane *self, PyObject *const *args, Py_ssize_t narg
 }
 
 static PyObject *Lane_cached(Lane *self, PyObject *arg) {
+    if (check_ready(self) < 0) return NULL;
     long sequence = PyLong_AsLong(arg);
     if (sequence == -1 && PyErr_Occurred()) return NULL;
     return PyBool_FromLong(history_index(self, sequence) >= 0);
@@ -483,6 +495,7 @@ static PyObject *Lane_cached(Lane *self, PyObject *arg) {
 
 static PyObject *Lane_resend(Lane *self, PyObject *const *args, Py_ssize_t nargs) {
     /* resend(sequence, abs_send_time) -> bytes sent, -1 when not in the history */
+    if (check_ready(self) < 0) return NULL;
     if (nargs != 2) {
         PyErr_SetString(PyExc_TypeError, "resend(sequence, abs_send_time)");
         return NULL;

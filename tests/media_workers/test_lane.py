@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import socket
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,6 +127,8 @@ def test_failed_sends_are_not_counted_as_sent_and_bad_input_is_refused() -> None
     assert lane.errors == 1
     with pytest.raises(ValueError, match="3 bytes"):
         lane.forward(5, packet(rng, 3, 3), 111, b"\x01", 1.0)
+    with pytest.raises(RuntimeError, match="not initialised"):
+        type(lane).__new__(type(lane)).forward(5, packet(rng, 4, 4), 111, None, 1.0)
     with pytest.raises(ValueError, match="power of two"):
         make_lane(
             clock_rate=48000,
@@ -165,11 +168,14 @@ class SocketWriter:
         self.dtls = dtls
         self.fallback: list[bytes] = []
         self.relayed = False
+        self.broken = False
 
     def native_binding(self) -> tuple[FakeDtls, dict[int, FakePair], object]:
         return self.dtls, self.dtls.nominated, self.connected
 
     def native_output(self, pair: FakePair, session: Session) -> tuple[int, str, int, int] | None:
+        if self.broken:
+            raise OSError("the socket went away")
         if self.relayed:
             return None
         return pair.sock.fileno(), pair.address[0], pair.address[1], TransportWriter.srtp_address(session)
@@ -186,7 +192,9 @@ def udp_socket() -> socket.socket:
     return sock
 
 
-def test_the_native_output_protects_with_the_session_and_follows_the_nominated_pair() -> None:
+def test_the_native_output_protects_with_the_session_and_follows_the_nominated_pair(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     sender, first, second = udp_socket(), udp_socket(), udp_socket()
     tx_policy = Policy(key=KEY, ssrc_type=Policy.SSRC_ANY_OUTBOUND)
     tx_policy.allow_repeat_tx = True  # as aiortc sets it: retransmissions re-protect an index
@@ -248,6 +256,19 @@ def test_the_native_output_protects_with_the_session_and_follows_the_nominated_p
         assert len(writer.fallback) == 1
         assert lane.native_sends == 3
         assert lane.packets_out == 3
+        # Resolving fails (reported as unraisable): this copy is dropped and counted, the caller's
+        # loop over the other subscribers goes on; the next packet tries again.
+        writer.broken = True
+        dtls.nominated[1] = FakePair(first.getsockname(), sender)
+        reported: list[BaseException | None] = []
+        monkeypatch.setattr(sys, "unraisablehook", lambda unraisable: reported.append(unraisable.exc_value))
+        assert lane.forward(9, packet(rng, 12, 1200), 111, None, 1.5) == 0
+        assert lane.errors == 1
+        assert [type(exc) for exc in reported] == [OSError]
+        writer.broken = False
+        writer.relayed = False
+        assert lane.forward(9, packet(rng, 13, 1300), 111, None, 1.6) > 0
+        assert int.from_bytes(rx.unprotect(first.recv(2048))[2:4], "big") == 106  # 102-105 numbered, not sent
     finally:
         for sock in (sender, first, second):
             sock.close()
