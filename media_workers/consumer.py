@@ -4,7 +4,7 @@ The router decides which producer a slot should show (``set_target``); the consu
 it on the target's next keyframe (at once for audio) and keeps forwarding the previous source
 until then, so the subscriber's decoder never sees a delta frame it cannot use. Every forwarded
 packet gets this slot's SSRC, payload type, extension ids and MID, and a gap-free sequence
-number and continuous timestamp from ``OutgoingNumbering``.
+number and continuous timestamp, from the slot's lane (``media_workers/lane.py``).
 """
 
 from __future__ import annotations
@@ -58,7 +58,6 @@ class Consumer:
         history_size: int,
         nack_rate: float,
         nack_burst: float,
-        native_lane: bool | None = None,
     ) -> None:
         self.peer_id = peer_id
         self.slot = slot
@@ -78,7 +77,6 @@ class Consumer:
             header=header,
             writer=transport,
             history_size=history_size,
-            native=native_lane,
         )
         self._nack_budget = TokenBucket(rate=nack_rate, burst=nack_burst)
         #: the participant shown in this slot (router's choice), and the producers involved

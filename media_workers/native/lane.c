@@ -41,7 +41,7 @@ typedef int (*protect_fn)(void *ctx, void *rtp, int *len);
 static protect_fn srtp_protect_fn = NULL;
 
 static PyObject *str_state, *str_tx_srtp, *str_send_rtp, *str_native_output;
-static PyObject *str_padding, *str_marker, *str_payload, *str_audio_level;
+static PyObject *str_padding, *str_marker, *str_payload, *str_audio_level, *str_sequence, *str_timestamp;
 static PyObject *component_one;
 
 typedef struct {
@@ -450,11 +450,11 @@ static PyObject *Lane_forward(Lane *self, PyObject *const *args, Py_ssize_t narg
         abs_time = (const unsigned char *)PyBytes_AS_STRING(args[3]);
     }
     PyObject *packet = args[1];
-    PyObject *value = PyObject_GetAttrString(packet, "sequence");
+    PyObject *value = PyObject_GetAttr(packet, str_sequence);
     if (!value) return NULL;
     long sequence = PyLong_AsLong(value);
     Py_DECREF(value);
-    value = PyObject_GetAttrString(packet, "timestamp");
+    value = PyObject_GetAttr(packet, str_timestamp);
     if (!value) return NULL;
     unsigned long timestamp = PyLong_AsUnsignedLong(value);
     Py_DECREF(value);
@@ -654,6 +654,8 @@ PyMODINIT_FUNC PyInit__lane(void) {
     INTERN(str_marker, "marker");
     INTERN(str_payload, "payload");
     INTERN(str_audio_level, "audio_level");
+    INTERN(str_sequence, "sequence");
+    INTERN(str_timestamp, "timestamp");
 #undef INTERN
     if (!(component_one = PyLong_FromLong(1))) return NULL;
     if (PyType_Ready(&LaneType) < 0) return NULL;
