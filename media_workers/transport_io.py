@@ -4,6 +4,9 @@ aiortc's own send path (``RTCDtlsTransport._send_rtp`` → ``RTCIceTransport._se
 is three awaited coroutines per datagram. The forwarding path protects with the transport's
 SRTP session and writes to the nominated candidate pair's datagram transport directly; this is
 the same socket and the same session aiortc uses, so ordering and keys are shared with it.
+Forwarded RTP normally goes out through a native lane (media_workers/lane.py), which does the
+same from C with what ``native_binding`` / ``native_output`` give it; RTCP, the Python lane and
+TURN-relayed pairs use ``send_rtp`` / ``send_rtcp`` here.
 """
 
 from __future__ import annotations

@@ -52,6 +52,26 @@ def lane_pair(header: HeaderWriter, history_size: int = 64) -> tuple[Lane, Recor
     return python_lane, python_writer, native_lane, native_writer
 
 
+def audio_lane(
+    header: HeaderWriter,
+    writer: Any,
+    *,
+    native: bool,
+    first_sequence: int = 0,
+    first_timestamp: int = 0,
+    history_size: int = 16,
+) -> Lane:
+    return make_lane(
+        clock_rate=48000,
+        first_sequence=first_sequence,
+        first_timestamp=first_timestamp,
+        header=header,
+        writer=writer,
+        history_size=history_size,
+        native=native,
+    )
+
+
 def packet(rng: random.Random, sequence: int, timestamp: int) -> InboundPacket:
     return InboundPacket(
         sequence=sequence % 65536,
@@ -108,15 +128,7 @@ def test_the_native_lane_numbers_builds_keeps_and_counts_like_the_python_one(lay
 def test_failed_sends_are_not_counted_as_sent_and_bad_input_is_refused() -> None:
     header = HeaderWriter(1, mid="0", mid_id=1, abs_send_time_id=2, audio_level_id=0)
     failing = RecordingWriter(fail=True)
-    lane = make_lane(
-        clock_rate=48000,
-        first_sequence=0,
-        first_timestamp=0,
-        header=header,
-        writer=failing,
-        history_size=16,
-        native=True,
-    )
+    lane = audio_lane(header, failing, native=True)
     rng = random.Random(1)
     assert lane.forward(5, packet(rng, 1, 1), 111, None, 1.0) == 0
     assert lane.packets_out == 0
@@ -130,15 +142,7 @@ def test_failed_sends_are_not_counted_as_sent_and_bad_input_is_refused() -> None
     with pytest.raises(RuntimeError, match="not initialised"):
         type(lane).__new__(type(lane)).forward(5, packet(rng, 4, 4), 111, None, 1.0)
     with pytest.raises(ValueError, match="power of two"):
-        make_lane(
-            clock_rate=48000,
-            first_sequence=0,
-            first_timestamp=0,
-            header=header,
-            writer=failing,
-            history_size=12,
-            native=True,
-        )
+        audio_lane(header, failing, native=True, history_size=12)
 
 
 # --- the native output ------------------------------------------------------------------------
@@ -204,31 +208,17 @@ def test_the_native_output_protects_with_the_session_and_follows_the_nominated_p
     dtls.nominated[1] = FakePair(first.getsockname(), sender)
     writer = SocketWriter(dtls)
     header = HeaderWriter(0x01020304, mid="1", mid_id=3, abs_send_time_id=0, audio_level_id=0)
-    reference = PyLane(
-        clock_rate=48000,
-        first_sequence=100,
-        first_timestamp=5,
-        header=header,
-        writer=RecordingWriter(),
-        history_size=16,
-    )
-    lane = make_lane(
-        clock_rate=48000,
-        first_sequence=100,
-        first_timestamp=5,
-        header=header,
-        writer=writer,
-        history_size=16,
-        native=True,
-    )
+    reference_writer = RecordingWriter()
+    reference = audio_lane(header, reference_writer, native=False, first_sequence=100, first_timestamp=5)
+    lane = audio_lane(header, writer, native=True, first_sequence=100, first_timestamp=5)
     rng = random.Random(3)
     try:
         inbound = packet(rng, 7, 700)
         sent = lane.forward(9, inbound, 111, None, 1.0)
         reference.forward(9, inbound, 111, None, 1.0)
         datagram = first.recv(2048)
-        assert sent == len(datagram) > len(reference._writer.sent[-1])  # type: ignore[attr-defined]
-        assert rx.unprotect(datagram) == reference._writer.sent[-1]  # type: ignore[attr-defined]
+        assert sent == len(datagram) > len(reference_writer.sent[-1])
+        assert rx.unprotect(datagram) == reference_writer.sent[-1]
         assert lane.native_sends == 1
         assert writer.fallback == []
 
@@ -240,7 +230,7 @@ def test_the_native_output_protects_with_the_session_and_follows_the_nominated_p
         # a fresh session, since this one saw 100 and would call it a replay).
         assert lane.resend(100, None) > 0
         lost_it = Session(Policy(key=KEY, ssrc_type=Policy.SSRC_ANY_INBOUND))
-        assert lost_it.unprotect(second.recv(2048)) == reference._writer.sent[0]  # type: ignore[attr-defined]
+        assert lost_it.unprotect(second.recv(2048)) == reference_writer.sent[0]
 
         # DTLS not connected (closing): nothing is sent, nothing counted.
         dtls._state = object()
