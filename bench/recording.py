@@ -2,7 +2,7 @@
 
 The inputs (one VP8 720p/30 fps WebM and one Opus WebM per camera, each camera a different test
 pattern) are generated once with FFmpeg's lavfi sources into ``var/bench/recording/`` and reused.
-The composition is the production one (``conference.recordings.compose``: gallery grid, audio
+The composition is the production one (``meetings.recordings.compose``: gallery grid, audio
 mix, H.264 + AAC, fast start) with the production defaults of ``OutputOptions`` unless options
 say otherwise. Prints one JSON object: wall time, the speed as a multiple of real time, and the
 CPU time FFmpeg used (medians of ``--runs`` compositions)::
@@ -24,9 +24,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from conference.recordings.compose import OutputOptions, composition_args
-from conference.recordings.ffmpeg import probe, run_ffmpeg
-from conference.recordings.manifest import Manifest, Track, TrackKind
+from meetings.recordings.compose import OutputOptions, composition_args
+from meetings.recordings.ffmpeg import probe, run_ffmpeg
+from meetings.recordings.manifest import Manifest, Track, TrackKind
 
 ROOT = Path(__file__).resolve().parent.parent
 PATTERNS = ["testsrc2", "smptehdbars", "rgbtestsrc", "testsrc"]

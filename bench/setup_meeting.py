@@ -26,7 +26,7 @@ def main() -> None:
 
     django.setup()
 
-    from conference.accounts.models import User
+    from accounts.models import User
     from meetings.models import Meeting
 
     tag = secrets.token_hex(4)

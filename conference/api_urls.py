@@ -3,10 +3,10 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from conference.accounts.api import MeView
-from conference.recordings.api import RecordingViewSet
-from conference.webhooks.api import WebhookViewSet
+from accounts.api import MeView
 from meetings.api import JoinInfoView, MeetingViewSet
+from meetings.recordings.api import RecordingViewSet
+from webhooks.api import WebhookViewSet
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -17,6 +17,7 @@ router.register("webhooks", WebhookViewSet, basename="webhook")
 urlpatterns = [
     path("me/", MeView.as_view(), name="api-me"),
     path("join-info/<str:code>/", JoinInfoView.as_view(), name="api-join-info"),
+    path("", include("rooms.api_urls")),
     *router.urls,
     path("", include("scheduling.api_urls")),
 ]

@@ -20,7 +20,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import URLPattern, URLResolver  # noqa: E402
 
-WEBSOCKET_ROUTING_MODULES = ("meetings.routing",)
+WEBSOCKET_ROUTING_MODULES = ("rooms.routing",)
 
 
 def websocket_urlpatterns() -> list[URLPattern | URLResolver]:

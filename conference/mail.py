@@ -8,10 +8,12 @@ Messages cross the process boundary as JSON (attachments base64-encoded), never 
 from __future__ import annotations
 
 import base64
+import smtplib
 from collections.abc import Sequence
 from email.mime.base import MIMEBase
 from typing import Any
 
+from celery import shared_task
 from django.conf import settings
 from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
@@ -65,10 +67,21 @@ def deliver(payload: dict[str, Any]) -> None:
     connection.send_messages([payload_to_message(payload)])
 
 
+@shared_task(
+    name="conference.send_email_message",
+    autoretry_for=(smtplib.SMTPException, OSError),
+    retry_backoff=5,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=8,
+    acks_late=True,
+)
+def send_email_message(payload: dict[str, Any]) -> None:
+    deliver(payload)
+
+
 class CeleryEmailBackend(BaseEmailBackend):
     def send_messages(self, email_messages: Sequence[EmailMessage]) -> int:
-        from conference.accounts.tasks import send_email_message
-
         count = 0
         for message in email_messages:
             payload = message_to_payload(message)

@@ -64,11 +64,12 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "csp",
-    "conference.accounts",
-    "conference.recordings",
+    "accounts",
+    "meetings.recordings",
     "meetings",
     "scheduling",
-    "conference.webhooks",
+    "rooms",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -82,7 +83,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
-    "conference.accounts.middleware.UserTimezoneMiddleware",
+    "accounts.middleware.UserTimezoneMiddleware",
 ]
 
 ROOT_URLCONF = "conference.urls"
@@ -157,6 +158,7 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "expire-stale-participants": {"task": "meetings.expire_stale_participants", "schedule": 15.0},
+    "breakout-deadlines": {"task": "rooms.breakout_deadlines", "schedule": 2.0},
     "send-meeting-reminders": {"task": "scheduling.send_due_reminders", "schedule": 60.0},
     "delete-expired-recordings": {"task": "recordings.delete_expired", "schedule": 3600.0},
     "sweep-stuck-recordings": {"task": "recordings.sweep_stuck", "schedule": 60.0},
@@ -293,7 +295,7 @@ CONTENT_SECURITY_POLICY = {
 # --- REST API ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "conference.accounts.tokens.BearerTokenAuthentication",
+        "accounts.tokens.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -334,8 +336,8 @@ SPECTACULAR_SETTINGS = {
     # Meetings and recordings both have a "status" enum: name each after its model, not "Status<hash>Enum".
     "ENUM_NAME_OVERRIDES": {
         "MeetingStatusEnum": "meetings.models.MeetingStatus",
-        "RecordingStatusEnum": "conference.recordings.models.RecordingStatus",
-        "WebhookDeliveryStatusEnum": "conference.webhooks.models.DeliveryStatus",
+        "RecordingStatusEnum": "meetings.recordings.models.RecordingStatus",
+        "WebhookDeliveryStatusEnum": "webhooks.models.DeliveryStatus",
     },
 }
 

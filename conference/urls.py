@@ -11,8 +11,8 @@ docs_styles = csp_update({"style-src": [UNSAFE_INLINE]})
 urlpatterns = [
     path("", include("meetings.urls")),
     path("schedule/", include("scheduling.urls")),
-    path("accounts/", include("conference.accounts.urls")),
-    path("recordings/", include("conference.recordings.urls")),
+    path("accounts/", include("accounts.urls")),
+    path("recordings/", include("meetings.recordings.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("conference.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

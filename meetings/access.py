@@ -13,7 +13,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from conference.accounts.models import User
+from accounts.models import User
 from meetings.codes import normalize_code
 from meetings.models import Meeting, MeetingStatus
 
@@ -123,12 +123,12 @@ def is_banned(meeting: Meeting, user_id: int | None, guest_key: str) -> bool:
 
 
 def entry_refusal(
-    meeting: Meeting, policy: JoinPolicy, *, banned: bool, passcode: str | None, present: int
+    meeting: Meeting, policy: JoinPolicy, *, banned: bool, locked: bool, passcode: str | None, present: int
 ) -> EntryRefusal | None:
     """Why someone the join policy admits still cannot enter the room now, if they cannot."""
     if banned:
         return EntryRefusal.BANNED
-    if meeting.locked and not policy.as_host:
+    if locked and not policy.as_host:
         return EntryRefusal.LOCKED
     if policy.needs_passcode and not meeting.check_passcode(passcode or ""):
         return EntryRefusal.WRONG_PASSCODE

@@ -5,6 +5,7 @@ Views, API views and consumers call these and never change meetings themselves.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 
@@ -13,11 +14,12 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from conference.accounts.models import User
+from accounts.models import User
 from conference.api import ApiError
 from meetings.codes import new_code
-from meetings.host_controls import end_for_all
-from meetings.models import Meeting, MeetingStatus
+from meetings.models import LeaveReason, Meeting, MeetingStatus, Participant, ParticipantState, Room
+from meetings.recordings.actions import end_active_recording
+from meetings.signals import ended_for_everyone, meeting_ended, send_signal_on_commit
 
 CODE_ATTEMPTS = 5
 
@@ -114,6 +116,34 @@ def do_update_meeting(meeting: Meeting, changes: MeetingChanges) -> Meeting:
     if changes.co_host_emails is not None:
         meeting.co_hosts.set(check_co_hosts(meeting.owner, changes.co_host_emails))
     return meeting
+
+
+def end_for_all(meeting: Meeting, by: uuid.UUID | None) -> None:
+    """Ends the meeting (in the caller's transaction, the meeting row locked): everyone, in
+    every room and in the waiting room, leaves; the live rooms tell them after the commit."""
+    if meeting.status != MeetingStatus.ENDED:
+        meeting.status = MeetingStatus.ENDED
+        meeting.ended_at = timezone.now()
+        meeting.save(update_fields=["status", "ended_at", "updated_at"])
+        send_signal_on_commit(meeting_ended, Meeting, meeting_id=meeting.pk)
+    Room.objects.filter(meeting=meeting).update(locked=False)
+    present_or_waiting = Participant.objects.filter(
+        meeting=meeting, state__in=(ParticipantState.JOINED, ParticipantState.WAITING)
+    )
+    waiting_ids = [
+        str(pid) for pid in present_or_waiting.filter(state=ParticipantState.WAITING).values_list("id", flat=True)
+    ]
+    present_or_waiting.update(
+        state=ParticipantState.LEFT,
+        leave_reason=LeaveReason.ENDED,
+        left_at=timezone.now(),
+        resume_token_hash="",
+        room=None,
+    )
+    send_signal_on_commit(
+        ended_for_everyone, Meeting, meeting_id=meeting.pk, by=str(by) if by else None, waiting_ids=waiting_ids
+    )
+    end_active_recording(meeting.pk)
 
 
 @transaction.atomic

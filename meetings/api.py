@@ -14,12 +14,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from conference.accounts.access import profile_of
-from conference.api import ApiError
-from meetings import access, actions, recording_controls
+from accounts.access import profile_of
+from meetings import access, actions
 from meetings.codes import CODE_PATTERN
 from meetings.models import ChatMessage, Meeting, MeetingStatus
-from meetings.protocol import ProtocolError
 from meetings.throttling import CodeLookupThrottle
 
 
@@ -124,10 +122,6 @@ class ChatTextRenderer(renderers.BaseRenderer):
         return ("\n".join(lines) + "\n").encode()
 
 
-CONFLICTS = frozenset({"already_recording", "not_recording", "meeting_ended", "room_empty"})
-UNAVAILABLE = frozenset({"sfu_unavailable", "sfu_timeout"})
-
-
 class MeetingViewSet(viewsets.ModelViewSet[Meeting]):
     """Meetings owned by the authenticated user. Other people's meetings answer 404."""
 
@@ -159,32 +153,6 @@ class MeetingViewSet(viewsets.ModelViewSet[Meeting]):
         meeting = self.get_object()
         messages = ChatMessage.objects.filter(meeting=meeting, recipient__isnull=True).select_related("sender")
         return Response(ChatExportSerializer(messages, many=True).data)
-
-    @extend_schema(request=None, responses={204: None})
-    @action(detail=True, methods=["post"], url_path="recording/start")
-    def start_recording(self, request: Request, code: str) -> Response:
-        """Start recording the meeting (a peer-to-peer meeting moves to an SFU worker first).
-        The owner and co-hosts may. Refused with 409 ``already_recording`` / ``meeting_ended`` /
-        ``room_empty`` (nobody in the room), 503 when no media server answers."""
-        self._recording("start")
-        return Response(status=204)
-
-    @extend_schema(request=None, responses={204: None})
-    @action(detail=True, methods=["post"], url_path="recording/stop")
-    def stop_recording(self, request: Request, code: str) -> Response:
-        """Stop recording; the recording is then composed (see /api/v1/recordings/). 409 ``not_recording``."""
-        self._recording("stop")
-        return Response(status=204)
-
-    def _recording(self, action: str) -> None:
-        meeting = access.access_hosted_meeting_by_code(self.request.user, self.kwargs["code"])
-        user_id = self.request.user.pk
-        assert user_id is not None  # a host of the meeting, so signed in
-        try:
-            recording_controls.run_from_sync(action, meeting.pk, user_id)
-        except ProtocolError as exc:
-            http_status = 409 if exc.code in CONFLICTS else 503 if exc.code in UNAVAILABLE else 502
-            raise ApiError(exc.code, exc.message, status_code=http_status) from exc
 
     @extend_schema(request=None, responses=MeetingSerializer)
     @action(detail=True, methods=["post"])

@@ -9,7 +9,6 @@ from django.db import models
 from django.urls import reverse
 
 from meetings.codes import new_code
-from meetings.topology import Topology
 
 
 class MeetingStatus(models.TextChoices):
@@ -38,14 +37,6 @@ class Meeting(models.Model):
         default=default_max_participants, validators=[MinValueValidator(2), MaxValueValidator(1000)]
     )
     status = models.CharField(max_length=10, choices=MeetingStatus.choices, default=MeetingStatus.SCHEDULED)
-    locked = models.BooleanField(default=False, help_text="A locked meeting refuses newcomers (hosts excepted).")
-    topology = models.CharField(
-        max_length=4,
-        choices=Topology.choices,
-        default=Topology.MESH,
-        editable=False,
-        help_text="How the room's media travels now: peer-to-peer or through an SFU worker.",
-    )
     co_hosts = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="co_hosted_meetings")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -114,11 +105,17 @@ class Participant(models.Model):
     guest_key = models.CharField(max_length=64, blank=True)
     display_name = models.CharField(max_length=80)
     role = models.CharField(max_length=10, choices=ParticipantRole.choices, default=ParticipantRole.ATTENDEE)
+    #: The room the participant is in now (null while waiting or after leaving).
+    room = models.ForeignKey("Room", null=True, blank=True, on_delete=models.SET_NULL, related_name="present")
+    #: The breakout room a host assigned them to (or they chose), while breakout rooms exist.
+    assigned_room = models.ForeignKey("Room", null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned")
     state = models.CharField(max_length=10, choices=ParticipantState.choices, default=ParticipantState.WAITING)
     audio = models.BooleanField(default=True)
     video = models.BooleanField(default=True)
     screen = models.BooleanField(default=False)
     hand_raised_at = models.DateTimeField(null=True, blank=True)
+    #: Asked the hosts to come to their breakout room (cleared when a host comes or rooms close).
+    help_requested_at = models.DateTimeField(null=True, blank=True)
     resume_token_hash = models.CharField(max_length=64, blank=True, editable=False)
     channel_name = models.CharField(max_length=200, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -133,6 +130,7 @@ class Participant(models.Model):
             models.Index(fields=["meeting", "state"]),
             models.Index(fields=["resume_token_hash"]),
             models.Index(fields=["state", "disconnected_at"]),
+            models.Index(fields=["room", "state"]),
         ]
 
     def __str__(self) -> str:
@@ -170,6 +168,8 @@ class ChatMessage(models.Model):
     """A chat message, stored before it is broadcast. ``recipient`` is set for private messages."""
 
     meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="chat_messages")
+    #: Chat is kept with the room it was sent in (main or breakout).
+    room = models.ForeignKey("Room", on_delete=models.CASCADE, related_name="chat_messages")
     sender = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="sent_messages")
     recipient = models.ForeignKey(
         Participant, null=True, blank=True, on_delete=models.CASCADE, related_name="received_messages"
@@ -179,7 +179,113 @@ class ChatMessage(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["meeting", "created_at"])]
+        indexes = [models.Index(fields=["meeting", "created_at"]), models.Index(fields=["room", "created_at"])]
 
     def __str__(self) -> str:
         return f"{self.sender_id}: {self.text[:40]}"
+
+
+class Topology(models.TextChoices):
+    """How a room's media travels: peer-to-peer (mesh) or through an SFU worker."""
+
+    MESH = "mesh", "peer-to-peer"
+    SFU = "sfu", "SFU worker"
+
+
+class RoomKind(models.TextChoices):
+    MAIN = "main", "Main room"
+    BREAKOUT = "breakout", "Breakout room"
+
+
+class Room(models.Model):
+    """A place people meet in: a meeting's main room, or one of its breakout rooms.
+
+    Presence (``Participant.room``), chat, hands, media topology and the SFU room id
+    (``str(room.id)``) belong to a room; the meeting keeps identity, code, settings and people.
+    A breakout room lives from ``opened_at`` to ``closed_at``; closed rooms stay for their chat.
+    """
+
+    meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="rooms")
+    kind = models.CharField(max_length=8, choices=RoomKind.choices, default=RoomKind.MAIN)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="breakouts")
+    name = models.CharField(max_length=80)
+    position = models.PositiveSmallIntegerField(default=0)
+    topology = models.CharField(
+        max_length=4,
+        choices=Topology.choices,
+        default=Topology.MESH,
+        editable=False,
+        help_text="How the room's media travels now: peer-to-peer or through an SFU worker.",
+    )
+    locked = models.BooleanField(default=False, help_text="A locked main room refuses newcomers (hosts excepted).")
+    created_at = models.DateTimeField(auto_now_add=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["meeting", "kind", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["meeting"], condition=models.Q(kind="main"), name="meetings_room_one_main_per_meeting"
+            ),
+        ]
+        indexes = [models.Index(fields=["meeting", "kind", "closed_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()}, meeting {self.meeting_id})"
+
+    @property
+    def is_main(self) -> bool:
+        return self.kind == RoomKind.MAIN
+
+
+class BreakoutMode(models.TextChoices):
+    """How people get into breakout rooms (and where late joiners go)."""
+
+    MANUAL = "manual", "Hosts assign people"
+    AUTO = "auto", "Assign automatically"
+    CHOOSE = "choose", "Participants choose"
+
+
+class BreakoutPlan(models.Model):
+    """A meeting's breakout settings and state (one per meeting; rooms are ``Room`` rows)."""
+
+    meeting = models.OneToOneField(Meeting, on_delete=models.CASCADE, related_name="breakout_plan")
+    mode = models.CharField(max_length=8, choices=BreakoutMode.choices, default=BreakoutMode.MANUAL)
+    allow_return = models.BooleanField(default=True, help_text="Participants may go back to the main room.")
+    duration_minutes = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Close the rooms automatically after this long."
+    )
+    countdown_seconds = models.PositiveIntegerField(
+        default=60, help_text="How long people see a countdown before the rooms close."
+    )
+    opened_at = models.DateTimeField(null=True, blank=True)
+    #: When open with a duration: the moment the closing countdown starts by itself.
+    ends_at = models.DateTimeField(null=True, blank=True)
+    #: While closing: the moment everyone is back in the main room.
+    closing_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"breakouts of meeting {self.meeting_id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.opened_at is not None
+
+
+class BreakoutPreassignment(models.Model):
+    """Someone invited by email, placed in a breakout room before the meeting (REST, CSV, UI)."""
+
+    meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="breakout_preassignments")
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="preassignments")
+    email = models.EmailField()
+
+    class Meta:
+        ordering = ["room", "email"]
+        constraints = [
+            models.UniqueConstraint(fields=["meeting", "email"], name="meetings_preassignment_one_room_per_email")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.room_id}"

@@ -21,6 +21,10 @@ logger = logging.getLogger(__name__)
 meeting_started = Signal()
 #: The meeting was ended for everyone (status → ended). Argument: ``meeting_id``.
 meeting_ended = Signal()
+#: Everyone was sent away from the meeting (it ended, or was ended again while people were in
+#: it): the live rooms close their connections. Arguments: ``meeting_id``, ``by`` (participant
+#: id or None), ``waiting_ids`` (the people who were in the waiting room).
+ended_for_everyone = Signal()
 
 
 def send_signal_on_commit(signal: Signal, sender: type, **arguments: Any) -> None:

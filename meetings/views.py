@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from conference.accounts.access import profile_of
+from accounts.access import profile_of
 from conference.api import ApiError
 from meetings import access, actions
 from meetings.forms import JoinByCodeForm, MeetingSettingsForm

@@ -9,7 +9,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from conference.accounts.models import User
+from accounts.models import User
 from scheduling.models import Invitation, ScheduledMeeting, SeriesStatus
 
 AnyUser = User | AnonymousUser

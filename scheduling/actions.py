@@ -21,8 +21,8 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from conference.accounts.access import profile_of
-from conference.accounts.models import User, validate_time_zone
+from accounts.access import profile_of
+from accounts.models import User, validate_time_zone
 from conference.api import ApiError
 from meetings.actions import (
     MeetingChanges,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from django.db.models import Q
 
-from conference.accounts.models import User
+from accounts.models import User
 from scheduling import access, ical, occurrences
 from scheduling.models import Invitation, ScheduledMeeting
 

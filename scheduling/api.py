@@ -22,7 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from conference.accounts.models import User
+from accounts.models import User
 from conference.api import ApiError
 from scheduling import access, actions, feeds, ical, occurrences
 from scheduling.agenda import agenda

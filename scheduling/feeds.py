@@ -16,7 +16,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from conference.accounts.models import User
+from accounts.models import User
 from scheduling import access, ical
 from scheduling.models import CalendarFeed, Invitation, PartStat, ScheduledMeeting
 

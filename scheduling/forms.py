@@ -10,7 +10,7 @@ from typing import Any
 
 from django import forms
 
-from conference.accounts.models import time_zone_names
+from accounts.models import time_zone_names
 from scheduling import actions, occurrences, recurrence
 from scheduling.models import Frequency, MonthlyBy, ScheduledMeeting
 

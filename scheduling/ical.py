@@ -19,7 +19,7 @@ from django.conf import settings
 from django.utils import timezone
 from icalendar import Calendar, Event, vCalAddress, vRecur
 
-from conference.accounts.access import profile_of
+from accounts.access import profile_of
 from scheduling import occurrences
 from scheduling.models import Invitation, OccurrenceChange, OccurrenceResponse, ScheduledMeeting
 from scheduling.vtimezone import vtimezone

@@ -17,7 +17,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from conference.accounts.access import profile_of
+from accounts.access import profile_of
 from scheduling import ical, occurrences, rsvp
 from scheduling.models import Invitation, ScheduledMeeting
 

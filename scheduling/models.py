@@ -13,7 +13,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import models
 
-from conference.accounts.models import validate_time_zone
+from accounts.models import validate_time_zone
 from meetings.models import Meeting
 
 

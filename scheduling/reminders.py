@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from conference.accounts.access import profile_of
+from accounts.access import profile_of
 from scheduling import actions, invitations, occurrences
 from scheduling.models import Invitation, PartStat, ReminderDelivery, ScheduledMeeting, SeriesStatus
 

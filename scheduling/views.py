@@ -17,8 +17,8 @@ from django.utils.cache import get_conditional_response, patch_cache_control
 from django.utils.http import http_date, quote_etag
 from django.views.decorators.http import require_GET, require_POST
 
-from conference.accounts.access import profile_of
-from conference.accounts.models import User
+from accounts.access import profile_of
+from accounts.models import User
 from conference.api import ApiError
 from scheduling import access, actions, agenda, feeds, ical, occurrences, rsvp
 from scheduling.forms import InviteForm, OccurrenceForm, ReplyUploadForm, ScheduleForm

@@ -15,8 +15,8 @@ from django.core.cache import cache
 from django.test import Client
 from rest_framework.test import APIClient
 
-from conference.accounts.actions import do_create_api_token
-from conference.accounts.models import User
+from accounts.actions import do_create_api_token
+from accounts.models import User
 from meetings.models import Meeting
 from tests.factories import make_meeting, make_user
 from tests.sfu_workers import SfuWorker, SfuWorkers

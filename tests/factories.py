@@ -7,8 +7,9 @@ from typing import Any, cast
 import factory
 from allauth.account.models import EmailAddress
 
-from conference.accounts.models import User
-from meetings.models import Meeting
+from accounts.models import User
+from meetings.models import Meeting, Room
+from rooms.breakout_state import main_room
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -48,3 +49,21 @@ def make_meeting(**fields: Any) -> Meeting:
 
 def make_meetings(count: int, **fields: Any) -> list[Meeting]:
     return [make_meeting(**fields) for _ in range(count)]
+
+
+#: Fields that live on a meeting's main room since rooms became their own model.
+MAIN_ROOM_FIELDS = frozenset({"topology", "locked"})
+
+
+def main_room_of(meeting: Meeting) -> Room:
+    """The meeting's main room, fresh from the database."""
+    return main_room(meeting.pk)
+
+
+def save_meeting(meeting: Meeting, **fields: Any) -> None:
+    """Sets fields of the meeting, or of its main room (``topology``, ``locked``), and saves."""
+    room = main_room(meeting.pk)
+    for name, value in fields.items():
+        setattr(room if name in MAIN_ROOM_FIELDS else meeting, name, value)
+    meeting.save()
+    room.save()

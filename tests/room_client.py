@@ -14,10 +14,10 @@ from django.conf import settings
 from django.db import connections
 from django.test import Client
 
-from conference.accounts.models import User
+from accounts.models import User
 from conference.asgi import application
-from meetings.background import services
-from meetings.sfu import close_sfu_client
+from rooms.background import services
+from rooms.sfu_client import close_sfu_client
 
 ORIGIN = b"http://testserver"
 TIMEOUT = 10.0

@@ -1,5 +1,5 @@
 """Real SFU worker processes for tests: ``python -m media_workers`` on the test Redis and the
-test run's channel-layer prefix, so the web side (consumers, ``meetings.sfu``) reaches them."""
+test run's channel-layer prefix, so the web side (consumers, ``rooms.sfu_client``) reaches them."""
 
 from __future__ import annotations
 

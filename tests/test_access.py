@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import AnonymousUser
 
-from conference.accounts.models import User
+from accounts.models import User
 from meetings.access import EntryRefusal, JoinPolicy, JoinRefusal, entry_refusal, join_policy
 from meetings.models import Meeting, MeetingStatus
 
@@ -33,9 +33,9 @@ ATTENDEE = JoinPolicy(refusal=None, as_host=False, as_guest=False, through_waiti
 def test_entry_refusal(
     policy: JoinPolicy, locked: bool, banned: bool, passcode: str | None, present: int, expected: EntryRefusal | None
 ) -> None:
-    meeting = Meeting(title="t", locked=locked, max_participants=3)
+    meeting = Meeting(title="t", max_participants=3)
     meeting.set_passcode("2468")
-    assert entry_refusal(meeting, policy, banned=banned, passcode=passcode, present=present) == expected
+    assert entry_refusal(meeting, policy, banned=banned, locked=locked, passcode=passcode, present=present) == expected
 
 
 def test_join_policy(meeting: Meeting, owner: User, member: User, outsider: User) -> None:

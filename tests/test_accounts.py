@@ -8,8 +8,8 @@ from django.contrib.auth import get_user_model
 from django.core import mail
 from django.test import Client
 
-from conference.accounts.models import ApiToken, User
-from conference.accounts.tokens import hash_token
+from accounts.models import ApiToken, User
+from accounts.tokens import hash_token
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,7 @@ from django.apps import apps
 from django.contrib import admin
 from django.test import Client, RequestFactory
 
-from conference.accounts.models import ApiToken, User
+from accounts.models import ApiToken, User
 from meetings.models import Meeting
 from tests.factories import make_user
 

@@ -4,7 +4,7 @@ import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
-from conference.accounts.models import User
+from accounts.models import User
 from meetings.models import Meeting, MeetingStatus
 
 pytestmark = pytest.mark.django_db

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from conference.accounts.models import User
+from accounts.models import User
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from conference.accounts.models import ApiToken, User
+from accounts.models import ApiToken, User
 from meetings.codes import is_valid_code
 from meetings.models import Meeting, MeetingStatus
 from tests.factories import make_meeting, make_meetings

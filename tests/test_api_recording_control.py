@@ -10,8 +10,8 @@ import pytest_asyncio
 from channels.db import database_sync_to_async as sync_to_async
 from rest_framework.test import APIClient
 
-from conference.recordings.models import Recording
 from meetings.models import Meeting
+from meetings.recordings.models import Recording
 from tests.room_client import RoomClient, close_all_clients
 from tests.sfu_workers import SfuWorkers
 from tests.test_sfu_meeting import offer_through, save

@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from conference.accounts.models import User
+from accounts.models import User
 from meetings.models import Meeting, MeetingStatus
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from meetings.models import Meeting, Participant, ParticipantState
-from meetings.tasks import expire_stale_participants
+from rooms.tasks import expire_stale_participants
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from conference.accounts.models import User
+from accounts.models import User
 from tests.factories import PASSWORD
 
 ROOT = Path(__file__).resolve().parent.parent

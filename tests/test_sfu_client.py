@@ -1,4 +1,4 @@
-"""The web's SFU client (meetings/sfu.py) on the Redis channel layer: responses
+"""The web's SFU client (rooms/sfu_client.py) on the Redis channel layer: responses
 matched by id, worker errors passed on with their codes, timeouts and a missing worker reported
 with stable codes. (Real worker processes are driven by this client in
 tests/media_workers/test_worker_process.py.)"""
@@ -16,8 +16,8 @@ from channels.layers import BaseChannelLayer
 from channels_redis.core import RedisChannelLayer  # type: ignore[import-untyped]
 
 from media_workers import protocol
-from meetings import sfu
-from meetings.sfu import SfuClient, SfuError, sfu_client
+from rooms import sfu_client as sfu
+from rooms.sfu_client import SfuClient, SfuError, sfu_client
 from tests.media_workers.control_helpers import redis_url, unique
 
 WORKER = "sfu.worker.fake"

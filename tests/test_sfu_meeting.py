@@ -15,13 +15,13 @@ from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSess
 from channels.db import database_sync_to_async as sync_to_async
 from pytest_django.fixtures import Settings as SettingsWrapper
 
-from conference.accounts.models import User
-from conference.recordings.models import Recording
+from accounts.models import User
 from media_workers.ice_addresses import restrict_host_candidates
-from meetings import recording_controls
 from meetings.models import Meeting
-from meetings.sfu import SfuError, sfu_client
-from tests.factories import make_user
+from meetings.recordings.models import Recording
+from rooms import recording_controls
+from rooms.sfu_client import SfuError, sfu_client
+from tests.factories import main_room_of, make_user, save_meeting
 from tests.room_client import RoomClient, close_all_clients
 from tests.sfu_workers import SfuWorkers
 
@@ -36,9 +36,7 @@ async def _clean_loop_state() -> AsyncIterator[None]:
 
 @sync_to_async
 def save(meeting: Meeting, **fields: Any) -> None:
-    for name, value in fields.items():
-        setattr(meeting, name, value)
-    meeting.save()
+    save_meeting(meeting, **fields)
 
 
 async def room_peers(room_id: str) -> list[str]:
@@ -85,7 +83,7 @@ async def test_an_offer_is_answered_by_the_worker_and_a_dropped_socket_frees_the
     pc = await offer_through(host)
     try:
         await eventually(lambda: _connected(pc))
-        room_id = str(meeting.pk)
+        room_id = str(host.joined["room"]["id"])
         assert await room_peers(room_id) == [host.id]
         # What the page shows reaches the worker; someone who already left is dropped quietly.
         gone = "00000000-0000-0000-0000-0000000000ff"
@@ -127,7 +125,7 @@ async def test_the_third_join_moves_the_room_to_the_worker(
         moved = await client.expect("media.topology", timeout=15)
         assert (moved["topology"], moved["video_slots"]) == ("sfu", 9)
     await sync_to_async(meeting.refresh_from_db)()
-    assert meeting.topology == "sfu"
+    assert (await sync_to_async(main_room_of)(meeting)).topology == "sfu"
     late = await RoomClient.connect(meeting.code, await sync_to_async(make_user)(), name="late")
     assert (await late.join())["media"]["topology"] == "sfu"
 
@@ -181,7 +179,7 @@ async def test_recording_a_peer_to_peer_meeting_moves_it_to_the_worker_first(
     try:
         assert (await guest.expect("recording", timeout=30))["active"] is True
         await sync_to_async(meeting.refresh_from_db)()
-        assert meeting.topology == "sfu"
+        assert (await sync_to_async(main_room_of)(meeting)).topology == "sfu"
     finally:
         await pc.close()
 
@@ -197,7 +195,7 @@ async def test_without_a_worker_recording_is_refused_and_nothing_is_left_behind(
     await host.expect_error("sfu_unavailable")
     assert not await sync_to_async(Recording.objects.filter(meeting=meeting).exists)()
     await sync_to_async(meeting.refresh_from_db)()
-    assert meeting.topology == "mesh"
+    assert (await sync_to_async(main_room_of)(meeting)).topology == "mesh"
 
 
 async def test_a_recording_ends_when_everyone_has_left_so_the_next_people_can_record(
@@ -242,7 +240,7 @@ async def two_in_sfu_room_without_worker(
 ) -> tuple[RoomClient, RoomClient]:
     """A host and a guest in an SFU meeting while no worker runs; the guest's offer is refused
     with ``sfu_unavailable``."""
-    monkeypatch.setattr("meetings.sfu_relay.ASSIGN_TIMEOUT", 0.5)
+    monkeypatch.setattr("rooms.sfu_relay.ASSIGN_TIMEOUT", 0.5)
     await save(meeting, waiting_room=False, topology="sfu")
     host = await RoomClient.connect(meeting.code, owner, name="host")
     await host.join()
@@ -266,7 +264,7 @@ async def test_a_small_sfu_meeting_without_any_worker_goes_back_to_peer_to_peer(
         moved = await client.expect("media.topology")
         assert moved["topology"] == "mesh"
     await sync_to_async(meeting.refresh_from_db)()
-    assert meeting.topology == "mesh"
+    assert (await sync_to_async(main_room_of)(meeting)).topology == "mesh"
     # Now peer-to-peer: SFU messages are refused, signals between the two go through.
     await guest.send({"type": "media.ice", "candidate": None})
     await guest.expect_error("not_sfu")
@@ -279,5 +277,5 @@ async def test_a_meeting_above_the_fallback_size_keeps_waiting_for_a_worker(
     host, _ = await two_in_sfu_room_without_worker(meeting, owner, monkeypatch)
 
     await sync_to_async(meeting.refresh_from_db)()
-    assert meeting.topology == "sfu"
+    assert (await sync_to_async(main_room_of)(meeting)).topology == "sfu"
     await host.assert_silent({"media.topology"}, wait=1.0)

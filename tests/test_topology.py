@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
-from meetings.topology import Topology, media_config, wanted_topology
+from meetings.models import Topology
+from rooms.topology import media_config, wanted_topology
 
 
 @pytest.mark.parametrize(

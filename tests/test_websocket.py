@@ -12,7 +12,7 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
 
-from conference.accounts.models import User
+from accounts.models import User
 from conference.asgi import application
 from meetings.models import Meeting, MeetingStatus
 from tests.room_client import close_all_clients

@@ -8,7 +8,7 @@ from typing import Any
 from django import template
 from django.utils import timezone
 
-from conference.accounts.models import User
+from accounts.models import User
 from scheduling.agenda import agenda
 from scheduling.models import PartStat
 

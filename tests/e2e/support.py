@@ -10,7 +10,7 @@ from django.conf import settings
 from django.test import Client
 from playwright.sync_api import BrowserContext
 
-from conference.accounts.models import User
+from accounts.models import User
 
 
 @dataclass(frozen=True)

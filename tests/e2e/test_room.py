@@ -19,8 +19,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from conference.accounts.access import profile_of
-from conference.accounts.models import User
+from accounts.access import profile_of
+from accounts.models import User
 from tests.e2e.support import AsgiServer, sign_in
 from tests.factories import make_meeting, make_user
 

@@ -23,12 +23,12 @@ import pytest
 from playwright.sync_api import Browser, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from conference.accounts.models import User
+from accounts.models import User
 from meetings.models import Meeting
 from tests.e2e.conftest import CHROMIUM_FLAGS
 from tests.e2e.support import AsgiServer
 from tests.e2e.test_room import TIMEOUT_MS, Person, make_person, open_room, people
-from tests.factories import make_meeting
+from tests.factories import main_room_of, make_meeting
 from tests.sfu_workers import SfuWorker, SfuWorkers
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -242,7 +242,7 @@ def test_when_the_worker_dies_the_meeting_moves_to_another_within_seconds(
     with people(browser) as everyone:
         join_three(browser, asgi_server, asgi_server.url + meeting.get_absolute_url(), everyone)
         wait_for_sfu_video(everyone)
-        doomed = sfu_workers.serving(str(meeting.pk))
+        doomed = sfu_workers.serving(str(main_room_of(meeting).pk))
         for person in everyone:
             person.page.evaluate("() => { window.__before = window.__room.transport.pc; }")
 
@@ -254,7 +254,7 @@ def test_when_the_worker_dies_the_meeting_moves_to_another_within_seconds(
             person.page.wait_for_function("() => window.__room.transport.pc !== window.__before", polling=250)
             sfu_frames(person, [p.id for p in everyone if p is not person], {})
         recovered = time.monotonic() - started
-        assert sfu_workers.serving(str(meeting.pk)) is not doomed
+        assert sfu_workers.serving(str(main_room_of(meeting).pk)) is not doomed
         assert recovered < FAILOVER_SECONDS, f"media came back {recovered:.1f} s after the worker died"
 
 
@@ -310,6 +310,6 @@ def test_when_no_worker_is_left_a_small_meeting_goes_back_to_peer_to_peer(
         # loaded machine the path — peer connection failure, an offer that times out while the
         # dead worker's registration lives 3 s more, the retry's backoff — took up to 20 s.)
         meeting.refresh_from_db()
-        assert meeting.topology == "mesh"
+        assert main_room_of(meeting).topology == "mesh"
         for person in everyone:
             assert person.errors == [], f"uncaught errors on {person.name}'s page: {person.errors}"

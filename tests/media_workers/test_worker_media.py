@@ -13,7 +13,7 @@ import pytest_asyncio
 from channels.db import database_sync_to_async as sync_to_async
 
 from media_workers.sequencing import seq_delta
-from meetings.sfu import SfuClient, close_sfu_client, sfu_client
+from rooms.sfu_client import SfuClient, close_sfu_client, sfu_client
 from tests.media_workers.sfu_clients import Client, join, slot_mids, wait_for
 from tests.sfu_workers import SfuWorkers
 

@@ -19,7 +19,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from media_workers.ice_addresses import restrict_host_candidates
 from media_workers.keys import text
-from meetings.sfu import SfuError
+from rooms.sfu_client import SfuError
 from tests.media_workers.control_helpers import wait_for
 from tests.media_workers.worker_processes import ROOT, Cluster, cluster, scrape
 

@@ -1,7 +1,7 @@
 """Real worker processes for the integration tests: ``python -m media_workers`` subprocesses on
 the test Redis, each test with its own key and channel prefixes, loopback only.
 
-The web side of these tests is the web's own client (``meetings.sfu.SfuClient``) on a channel
+The web side of these tests is the web's own client (``rooms.sfu_client.SfuClient``) on a channel
 layer with the test's prefix, so the worker is driven exactly as the web tier drives it.
 """
 
@@ -21,7 +21,7 @@ from channels_redis.core import RedisChannelLayer  # type: ignore[import-untyped
 from redis.asyncio import Redis
 
 from media_workers.keys import Keys
-from meetings.sfu import SfuClient
+from rooms.sfu_client import SfuClient
 from tests.media_workers.control_helpers import redis_url, unique, wait_for
 from tests.subprocesses import free_port
 

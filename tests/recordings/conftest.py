@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from pytest_django.fixtures import Settings as SettingsWrapper
 
+from accounts.models import User
 from conference import celery_app
-from conference.accounts.models import User
-from conference.recordings.models import Recording
 from meetings.models import Meeting
+from meetings.recordings.models import Recording
 from tests.recordings.media import generate_tracks, spool_recording
 
 

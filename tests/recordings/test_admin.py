@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from pytest_django import DjangoCaptureOnCommitCallbacks
 
-from conference.recordings.models import Recording, RecordingStatus
+from meetings.recordings.models import Recording, RecordingStatus
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db

@@ -12,11 +12,11 @@ from django.test import Client
 from pytest_django import DjangoCaptureOnCommitCallbacks
 from rest_framework.test import APIClient
 
-from conference.accounts.models import User
-from conference.recordings.models import Recording, RecordingStatus
-from conference.recordings.storage import spool_folder
-from conference.recordings.tasks import compose
+from accounts.models import User
 from meetings.models import Meeting
+from meetings.recordings.models import Recording, RecordingStatus
+from meetings.recordings.storage import spool_folder
+from meetings.recordings.tasks import compose
 from tests.conftest import api_client_for
 from tests.factories import make_meeting, make_user
 

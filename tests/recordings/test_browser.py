@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser
 
-from conference.accounts.models import User
-from conference.recordings.models import Recording, RecordingStatus
-from conference.recordings.tasks import compose
+from accounts.models import User
+from meetings.recordings.models import Recording, RecordingStatus
+from meetings.recordings.tasks import compose
 from tests.e2e.conftest import asgi_server, browser, chromium_args, playwright  # noqa: F401  (fixtures)
 from tests.e2e.support import AsgiServer, sign_in
 

@@ -14,9 +14,9 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from conference.recordings.actions import do_sweep_stuck
-from conference.recordings.models import Recording, RecordingStatus
-from conference.recordings.tasks import queue_composition
+from meetings.recordings.actions import do_sweep_stuck
+from meetings.recordings.models import Recording, RecordingStatus
+from meetings.recordings.tasks import queue_composition
 from tests.celery_workers import celery_worker_process, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)

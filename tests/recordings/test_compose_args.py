@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conference.recordings.compose import (
+from meetings.recordings.compose import (
     Box,
     OutputOptions,
     build_graph,
@@ -14,7 +14,7 @@ from conference.recordings.compose import (
     presentation_boxes,
     screen_intervals,
 )
-from conference.recordings.manifest import parse_manifest
+from meetings.recordings.manifest import parse_manifest
 from tests.recordings.media import manifest_data
 
 

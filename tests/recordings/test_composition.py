@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from django.core.files.storage import default_storage
 
-from conference.recordings import composition
-from conference.recordings.models import Recording, RecordingStatus
-from conference.recordings.storage import spool_folder
-from conference.recordings.tasks import compose
+from meetings.recordings import composition
+from meetings.recordings.models import Recording, RecordingStatus
+from meetings.recordings.storage import spool_folder
+from meetings.recordings.tasks import compose
 from tests.recordings.media import (
     decode_errors,
     generate_segmented_tracks,

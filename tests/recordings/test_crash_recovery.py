@@ -16,11 +16,11 @@ from django.utils import timezone
 from pytest_django import DjangoCaptureOnCommitCallbacks
 from pytest_django.fixtures import Settings as SettingsWrapper
 
-from conference.recordings.actions import do_sweep_stuck
-from conference.recordings.composition import WORK_FOLDER
-from conference.recordings.models import Recording, RecordingStatus
-from conference.recordings.storage import spool_folder
-from conference.recordings.tasks import compose, sweep_stuck
+from meetings.recordings.actions import do_sweep_stuck
+from meetings.recordings.composition import WORK_FOLDER
+from meetings.recordings.models import Recording, RecordingStatus
+from meetings.recordings.storage import spool_folder
+from meetings.recordings.tasks import compose, sweep_stuck
 from tests.recordings.media import decode_errors
 
 pytestmark = pytest.mark.django_db

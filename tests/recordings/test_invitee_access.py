@@ -11,10 +11,10 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from conference.accounts.models import User
-from conference.recordings.links import LinkKind, signed_url
-from conference.recordings.models import Recording, RecordingStatus
+from accounts.models import User
 from meetings.models import Meeting, MeetingStatus
+from meetings.recordings.links import LinkKind, signed_url
+from meetings.recordings.models import Recording, RecordingStatus
 from scheduling.models import Invitation, PartStat, ScheduledMeeting
 from tests.conftest import api_client_for, logged_in
 from tests.factories import make_user

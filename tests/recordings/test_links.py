@@ -14,11 +14,11 @@ from django.test import Client
 from django.urls import reverse
 from pytest_django.fixtures import Settings as SettingsWrapper
 
-from conference.accounts.models import User
-from conference.recordings.links import SALT, Link, LinkKind, make_token, signed_url
-from conference.recordings.models import Recording, RecordingStatus
-from conference.recordings.ranges import parse_range
-from conference.recordings.tasks import compose
+from accounts.models import User
+from meetings.recordings.links import SALT, Link, LinkKind, make_token, signed_url
+from meetings.recordings.models import Recording, RecordingStatus
+from meetings.recordings.ranges import parse_range
+from meetings.recordings.tasks import compose
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ from typing import Any
 import pydantic
 import pytest
 
-from conference.recordings.manifest import TrackKind, parse_manifest
+from meetings.recordings.manifest import TrackKind, parse_manifest
 from tests.recordings.media import manifest_data
 
 

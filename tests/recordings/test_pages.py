@@ -8,8 +8,8 @@ import pytest
 from django.test import Client
 from pytest_django import DjangoCaptureOnCommitCallbacks
 
-from conference.recordings.models import Recording, RecordingStatus
-from conference.recordings.tasks import compose
+from meetings.recordings.models import Recording, RecordingStatus
+from meetings.recordings.tasks import compose
 
 pytestmark = pytest.mark.django_db
 

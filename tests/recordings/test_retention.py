@@ -12,8 +12,8 @@ from django.utils import timezone
 from pytest_django import DjangoCaptureOnCommitCallbacks
 from pytest_django.fixtures import Settings as SettingsWrapper
 
-from conference.recordings.models import Recording, RecordingStatus
-from conference.recordings.tasks import compose, delete_expired
+from meetings.recordings.models import Recording, RecordingStatus
+from meetings.recordings.tasks import compose, delete_expired
 
 pytestmark = pytest.mark.django_db
 

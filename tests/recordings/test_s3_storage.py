@@ -23,11 +23,11 @@ import pytest
 from django.test import Client
 from pytest_django.fixtures import Settings as SettingsWrapper
 
-from conference.accounts.models import User
-from conference.recordings.actions import do_delete_recording
-from conference.recordings.links import LinkKind, signed_url
-from conference.recordings.models import Recording, RecordingStatus
-from conference.recordings.tasks import compose
+from accounts.models import User
+from meetings.recordings.actions import do_delete_recording
+from meetings.recordings.links import LinkKind, signed_url
+from meetings.recordings.models import Recording, RecordingStatus
+from meetings.recordings.tasks import compose
 from tests.subprocesses import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -16,9 +16,9 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.core.files.storage import default_storage
 
-from conference.recordings.models import Recording, RecordingStatus
-from conference.recordings.tasks import compose
 from media_workers.recording.room import RoomRecorder
+from meetings.recordings.models import Recording, RecordingStatus
+from meetings.recordings.tasks import compose
 from tests.media_workers.sfu_clients import Client, join, wait_for
 from tests.media_workers.sfu_fixtures import open_room
 from tests.recordings.media import decode_errors, mean_brightness, probe

@@ -12,8 +12,8 @@ import pytest
 from django.core import mail
 from icalendar import Calendar
 
-from conference.accounts.access import profile_of
-from conference.accounts.models import User
+from accounts.access import profile_of
+from accounts.models import User
 from scheduling import actions
 from scheduling.models import ScheduledMeeting
 from tests.factories import make_user

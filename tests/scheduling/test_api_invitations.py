@@ -10,7 +10,7 @@ import pytest
 from django.core import mail
 from rest_framework.test import APIClient
 
-from conference.accounts.models import User
+from accounts.models import User
 from scheduling.models import Invitation, OccurrenceResponse, PartStat, ScheduledMeeting
 from tests.conftest import api_client_for
 

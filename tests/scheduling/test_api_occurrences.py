@@ -9,7 +9,7 @@ import pytest
 from django.core import mail
 from rest_framework.test import APIClient
 
-from conference.accounts.models import User
+from accounts.models import User
 from scheduling.models import OccurrenceChange, ScheduledMeeting
 from tests.conftest import api_client_for
 

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from conference.accounts.models import User
+from accounts.models import User
 from scheduling import actions, feeds
 from scheduling.models import Invitation, PartStat, ScheduledMeeting
 from tests.conftest import api_client_for, logged_in

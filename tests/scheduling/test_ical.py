@@ -18,7 +18,7 @@ from django.core import mail
 from django.core.mail import EmailMessage
 from icalendar import Calendar, Event
 
-from conference.accounts.models import User
+from accounts.models import User
 from scheduling import actions, ical, occurrences
 from scheduling.models import Invitation, PartStat, ScheduledMeeting
 from tests.scheduling.conftest import parse_ics, schedule

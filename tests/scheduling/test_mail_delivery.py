@@ -14,7 +14,7 @@ from django.test import Client, override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from conference.accounts.models import User
+from accounts.models import User
 from scheduling.models import Invitation, PartStat, ReminderDelivery, ScheduledMeeting
 from scheduling.tasks import send_due_reminders
 from tests.scheduling.conftest import parse_ics

@@ -11,7 +11,7 @@ from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from conference.accounts.models import User
+from accounts.models import User
 from scheduling.models import Invitation, OccurrenceChange, PartStat, ScheduledMeeting, SeriesStatus
 from tests.conftest import logged_in
 from tests.scheduling.test_api_invitations import reply_ics

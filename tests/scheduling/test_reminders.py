@@ -13,7 +13,7 @@ from django.core import mail
 from django.db import connection
 from django.test import override_settings
 
-from conference.accounts.models import User
+from accounts.models import User
 from meetings.actions import do_end_meeting
 from meetings.models import MeetingStatus
 from scheduling import actions, invitations, reminders

@@ -12,14 +12,14 @@ from collections.abc import Callable, Iterator
 import pytest
 from pytest_django.fixtures import Settings as SettingsWrapper
 
-from conference.accounts.models import User
-from conference.webhooks import actions
-from conference.webhooks.events import SUBSCRIBABLE
-from conference.webhooks.models import Webhook
+from accounts.models import User
 
 # Tasks run at once in this process; recordings built and composed as the recordings tests do.
 from tests.recordings.conftest import eager_celery, make_recording, spool, spooled, track_files  # noqa: F401
 from tests.webhooks.receiver import Receiver
+from webhooks import actions
+from webhooks.events import SUBSCRIBABLE
+from webhooks.models import Webhook
 
 MakeWebhook = Callable[..., Webhook]
 

@@ -13,10 +13,10 @@ from django.test import Client
 from pytest_django import DjangoCaptureOnCommitCallbacks
 from pytest_django.fixtures import Settings as SettingsWrapper
 
-from conference.accounts.models import User
-from conference.webhooks.models import DeliveryStatus, Webhook, WebhookDelivery
+from accounts.models import User
 from tests.webhooks.conftest import MakeWebhook
 from tests.webhooks.receiver import Receiver
+from webhooks.models import DeliveryStatus, Webhook, WebhookDelivery
 
 pytestmark = pytest.mark.django_db
 

@@ -10,11 +10,11 @@ import pytest
 from pytest_django import DjangoCaptureOnCommitCallbacks
 from rest_framework.test import APIClient
 
-from conference.accounts.models import User
-from conference.webhooks.models import DeliveryStatus, Webhook, WebhookDelivery
-from conference.webhooks.signatures import verify_signature
+from accounts.models import User
 from tests.webhooks.conftest import MakeWebhook
 from tests.webhooks.receiver import Receiver, Reply
+from webhooks.models import DeliveryStatus, Webhook, WebhookDelivery
+from webhooks.signatures import verify_signature
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_celery", "fast_retries")]
 

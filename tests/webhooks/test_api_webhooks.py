@@ -9,9 +9,9 @@ import pytest
 from pytest_django.fixtures import Settings as SettingsWrapper
 from rest_framework.test import APIClient
 
-from conference.accounts.models import User
-from conference.webhooks.models import Webhook
+from accounts.models import User
 from tests.webhooks.conftest import MakeWebhook
+from webhooks.models import Webhook
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("private_targets")]
 

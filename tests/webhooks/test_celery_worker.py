@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from rest_framework.test import APIClient
 
-from conference.webhooks.models import DeliveryStatus, WebhookDelivery
-from conference.webhooks.signatures import verify_signature
 from meetings.models import Meeting
 from tests.celery_workers import celery_worker_process, wait_until
 from tests.webhooks.conftest import MakeWebhook
 from tests.webhooks.receiver import Receiver
+from webhooks.models import DeliveryStatus, WebhookDelivery
+from webhooks.signatures import verify_signature
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

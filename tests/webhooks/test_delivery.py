@@ -15,15 +15,15 @@ import pytest
 from django.utils import timezone
 from pytest_django.fixtures import Settings as SettingsWrapper
 
-from conference.accounts.models import User
-from conference.webhooks import actions
-from conference.webhooks.delivery import MAX_BACKOFF_SECONDS, backoff_seconds
-from conference.webhooks.events import Event
-from conference.webhooks.models import DeliveryStatus, Webhook, WebhookDelivery
-from conference.webhooks.signatures import verify_signature
-from conference.webhooks.tasks import deliver
+from accounts.models import User
 from tests.webhooks.conftest import MakeWebhook
 from tests.webhooks.receiver import Receiver, Reply
+from webhooks import actions
+from webhooks.delivery import MAX_BACKOFF_SECONDS, backoff_seconds
+from webhooks.events import Event
+from webhooks.models import DeliveryStatus, Webhook, WebhookDelivery
+from webhooks.signatures import verify_signature
+from webhooks.tasks import deliver
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_celery", "fast_retries")]
 

@@ -12,16 +12,17 @@ from typing import Any
 import pytest
 from pytest_django import DjangoCaptureOnCommitCallbacks
 
-from conference.accounts.models import User
-from conference.recordings.models import Recording, RecordingStatus
-from conference.recordings.tasks import compose
-from conference.webhooks.models import Webhook, WebhookDelivery
-from meetings import host_controls, room
+from accounts.models import User
 from meetings.actions import do_end_meeting
 from meetings.models import Meeting
+from meetings.recordings.models import Recording, RecordingStatus
+from meetings.recordings.tasks import compose
 from meetings.signals import meeting_started
+from rooms import host_controls
+from rooms import presence as room
 from tests.webhooks.conftest import MakeWebhook
 from tests.webhooks.receiver import Receiver
+from webhooks.models import Webhook, WebhookDelivery
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_celery", "subscribed")]
 

@@ -10,14 +10,14 @@ from django.conf import settings
 from django.utils import timezone
 from pytest_django import DjangoCaptureOnCommitCallbacks
 
-from conference.accounts.models import User
-from conference.webhooks import actions
-from conference.webhooks.delivery import STALE_AFTER, requeue_stale
-from conference.webhooks.events import Event
-from conference.webhooks.models import DeliveryStatus, WebhookDelivery
-from conference.webhooks.tasks import requeue_stale as requeue_stale_task
+from accounts.models import User
 from tests.webhooks.conftest import MakeWebhook
 from tests.webhooks.receiver import Receiver
+from webhooks import actions
+from webhooks.delivery import STALE_AFTER, requeue_stale
+from webhooks.events import Event
+from webhooks.models import DeliveryStatus, WebhookDelivery
+from webhooks.tasks import requeue_stale as requeue_stale_task
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conference.webhooks.signatures import new_secret, signature_header, verify_signature
+from webhooks.signatures import new_secret, signature_header, verify_signature
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "webhooks.md"
 SECRET = "whsec_test-secret"

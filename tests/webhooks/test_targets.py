@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from conference.webhooks.targets import TargetRefused, check_registration, destination
+from webhooks.targets import TargetRefused, check_registration, destination
 
 PRIVATE = [
     "http://127.0.0.1/hook",

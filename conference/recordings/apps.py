@@ -1,8 +1,0 @@
-from django.apps import AppConfig
-
-
-class RecordingsConfig(AppConfig):
-    name = "conference.recordings"
-    label = "recordings"
-    verbose_name = "Recordings"
-    default_auto_field = "django.db.models.BigAutoField"
