@@ -227,15 +227,19 @@ def finish(meeting: Meeting, plan: BreakoutPlan) -> None:
     """Everyone back in the main room; the rooms are closed (kept, with their chat)."""
     main = main_room(meeting.pk)
     rooms = list(breakout_rooms(meeting.pk).filter(opened_at__isnull=False))
-    people = joined_in(meeting.pk).select_for_update(of=("self",)).filter(room__kind=RoomKind.BREAKOUT)
-    move([Move(p, main) for p in people], meeting)
+    people = list(joined_in(meeting.pk).select_for_update(of=("self",)).filter(room__kind=RoomKind.BREAKOUT))
+    # Closed first, so that the snapshots the movers get already say so.
     Room.objects.filter(pk__in=[room.pk for room in rooms]).update(closed_at=timezone.now())
     Participant.objects.filter(meeting=meeting, assigned_room__isnull=False).update(
         assigned_room=None, help_requested_at=None
     )
     plan.opened_at = plan.closing_at = plan.ends_at = None
     plan.save()
-    notify_breakouts(meeting.pk)
+    for person in people:
+        person.assigned_room = None
+    move([Move(p, main) for p in people], meeting)
+    if not people:
+        notify_breakouts(meeting.pk)
     send_signal_on_commit(breakout_closed, Meeting, meeting_id=meeting.pk, rooms=[room.pk for room in rooms])
 
 

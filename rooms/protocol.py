@@ -196,15 +196,15 @@ RoomName = Annotated[
 BroadcastText = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), AfterValidator(_printable)
 ]
-MAX_BREAKOUT_ROOMS = 50
 
 
 class BreakoutCreate(ClientMessage):
-    """Exactly one of ``count`` or ``names``."""
+    """Exactly one of ``count`` or ``names``. More than 50 rooms is the domain's refusal
+    (``too_many_rooms``), the same over REST."""
 
     type: Literal["breakout.create"]
-    count: Annotated[int, Field(ge=1, le=MAX_BREAKOUT_ROOMS)] | None = None
-    names: Annotated[list[RoomName], Field(min_length=1, max_length=MAX_BREAKOUT_ROOMS)] | None = None
+    count: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    names: Annotated[list[RoomName], Field(min_length=1, max_length=1000)] | None = None
 
     @model_validator(mode="after")
     def _one_of(self) -> BreakoutCreate:

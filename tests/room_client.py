@@ -17,6 +17,7 @@ from django.test import Client
 from accounts.models import User
 from conference.asgi import application
 from rooms.background import services
+from tests.event_schemas import check_event
 from rooms.sfu_client import close_sfu_client
 
 ORIGIN = b"http://testserver"
@@ -99,6 +100,7 @@ class RoomClient:
             raise ConnectionClosed(self.name, self.closed_with)
         assert output["type"] == "websocket.send", output
         message: dict[str, Any] = json.loads(output["text"])
+        check_event(message)
         return message
 
     async def expect(self, kind: str, timeout: float = TIMEOUT, **fields: Any) -> dict[str, Any]:

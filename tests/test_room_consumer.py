@@ -414,6 +414,57 @@ class TestHostControls:
         updated = await other.expect("roster.updated")
         assert (updated["participant"]["id"], updated["participant"]["role"]) == (cohost.id, "host")
 
+    async def test_a_guest_handed_host_cannot_remove_ban_or_demote_the_owner(
+        self, meeting: Meeting, owner: User
+    ) -> None:
+        """The hole found from outside: the owner leaves a meeting with guests and no waiting
+        room, host passes to a guest, the owner comes back; the guest must not be able to ban
+        the owner (who would then be refused at every rejoin)."""
+        await open_room(meeting, allow_guests=True)
+        host = await RoomClient.connect(meeting.code, owner, name="owner")
+        await host.join()
+        guest = await RoomClient.connect(meeting.code, guest_key="mallory", name="guest")
+        await guest.join(display_name="Mallory")
+        await host.send({"type": "leave"})
+        assert await host.expect_closed() == 1000
+        promoted = await guest.expect("roster.updated")
+        assert (promoted["participant"]["id"], promoted["participant"]["role"]) == (guest.id, "host")
+        back = await RoomClient.connect(meeting.code, owner, name="owner again")
+        assert (await back.join())["you"]["role"] == "host"
+        demoted = await guest.expect("roster.updated")
+        assert (demoted["participant"]["id"], demoted["participant"]["role"]) == (guest.id, "attendee")
+        for command in (
+            {"type": "host.remove", "participant_id": back.id, "ban": True},
+            {"type": "host.remove", "participant_id": back.id},
+            {"type": "host.end"},
+            {"type": "host.mute", "participant_id": back.id},
+        ):
+            await guest.send(command)
+            await guest.expect_error("not_host")
+        assert not await sync_to_async(MeetingBan.objects.exists)()
+        again = await RoomClient.connect(meeting.code, owner, name="owner third time")
+        assert (await again.join())["you"]["id"] == back.id  # the same person, not banned
+
+    async def test_while_the_owner_is_away_the_stand_in_still_cannot_ban_them_later(
+        self, meeting: Meeting, owner: User, member: User
+    ) -> None:
+        await open_room(meeting, allow_guests=True)
+        host = await RoomClient.connect(meeting.code, owner, name="owner")
+        await host.join()
+        cohost = await RoomClient.connect(meeting.code, member, name="cohost")
+        await cohost.join()
+        guest = await RoomClient.connect(meeting.code, guest_key="g", name="guest")
+        await guest.join(display_name="Gus")
+        # A co-host (even the owner's stand-in) cannot remove the owner; only the owner removes co-hosts.
+        await cohost.send({"type": "host.remove", "participant_id": host.id, "ban": True})
+        await cohost.expect_error("not_allowed")
+        await host.send({"type": "host.make_cohost", "participant_id": guest.id})
+        await guest.expect("waiting.list")
+        await guest.send({"type": "host.remove", "participant_id": cohost.id})
+        await guest.expect_error("not_allowed")
+        await host.send({"type": "host.remove", "participant_id": cohost.id})
+        assert (await cohost.expect("removed"))["reason"] == "removed"
+
 
 class TestReconnect:
     async def test_a_participant_who_comes_back_in_time_keeps_their_place(
