@@ -104,6 +104,7 @@ class MeetingFilter(django_filters.FilterSet):
 
 class ChatExportSerializer(serializers.Serializer[Any]):
     sent_at = serializers.DateTimeField(source="created_at")
+    room = serializers.CharField(source="room.name", help_text="Main room, or the breakout room it was sent in.")
     sender = serializers.CharField(source="sender.display_name")
     text = serializers.CharField()
 
@@ -118,7 +119,7 @@ class ChatTextRenderer(renderers.BaseRenderer):
     def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
         if not isinstance(data, list):
             return json.dumps(data).encode()
-        lines = [f"[{row['sent_at']}] {row['sender']}: {row['text']}" for row in data]
+        lines = [f"[{row['sent_at']}] ({row['room']}) {row['sender']}: {row['text']}" for row in data]
         return ("\n".join(lines) + "\n").encode()
 
 
@@ -148,10 +149,11 @@ class MeetingViewSet(viewsets.ModelViewSet[Meeting]):
         renderer_classes=[renderers.JSONRenderer, ChatTextRenderer],
     )
     def chat(self, request: Request, code: str) -> Response:
-        """Export the meeting's chat (messages to everyone; private messages stay private).
-        ``?format=txt`` gives a plain-text transcript."""
+        """Export the meeting's chat, of the main room and every breakout room, each message with
+        its room (messages to everyone; private messages stay private). ``?format=txt`` gives a
+        plain-text transcript."""
         meeting = self.get_object()
-        messages = ChatMessage.objects.filter(meeting=meeting, recipient__isnull=True).select_related("sender")
+        messages = ChatMessage.objects.filter(meeting=meeting, recipient__isnull=True).select_related("sender", "room")
         return Response(ChatExportSerializer(messages, many=True).data)
 
     @extend_schema(request=None, responses=MeetingSerializer)

@@ -248,18 +248,28 @@ class TestTokens:
 
 
 class TestChatExport:
-    def test_the_owner_exports_public_chat(self, owner_api: APIClient, meeting: Meeting, outsider: User) -> None:
-        from meetings.models import ChatMessage, Participant
+    def test_the_owner_exports_public_chat_of_every_room(
+        self, owner_api: APIClient, meeting: Meeting, outsider: User
+    ) -> None:
+        from meetings.models import ChatMessage, Participant, Room, RoomKind
+        from tests.factories import main_room_of
 
+        main = main_room_of(meeting)
+        breakout = Room.objects.create(meeting=meeting, kind=RoomKind.BREAKOUT, parent=main, name="Room 1", position=1)
         ada = Participant.objects.create(meeting=meeting, user=outsider, display_name="Ada", state="joined")
         bob = Participant.objects.create(meeting=meeting, display_name="Bob", guest_key="g", state="joined")
-        ChatMessage.objects.create(meeting=meeting, sender=ada, text="Hello all")
-        ChatMessage.objects.create(meeting=meeting, sender=ada, recipient=bob, text="secret")
+        ChatMessage.objects.create(meeting=meeting, room=main, sender=ada, text="Hello all")
+        ChatMessage.objects.create(meeting=meeting, room=main, sender=ada, recipient=bob, text="secret")
+        ChatMessage.objects.create(meeting=meeting, room=breakout, sender=bob, text="In room one")
         body = owner_api.get(detail(meeting, "chat/")).json()
-        assert [(row["sender"], row["text"]) for row in body] == [("Ada", "Hello all")]
+        assert [(row["room"], row["sender"], row["text"]) for row in body] == [
+            ("Main room", "Ada", "Hello all"),
+            ("Room 1", "Bob", "In room one"),
+        ]
         text = owner_api.get(detail(meeting, "chat/"), {"format": "txt"})
         assert text["Content-Type"].startswith("text/plain")
-        assert text.content.decode().endswith("Ada: Hello all\n")
+        lines = text.content.decode().splitlines()
+        assert [line.split("] ", 1)[1] for line in lines] == ["(Main room) Ada: Hello all", "(Room 1) Bob: In room one"]
 
     def test_others_cannot_export(
         self, outsider_api: APIClient, member_api: APIClient, anon_api: APIClient, meeting: Meeting

@@ -80,7 +80,7 @@ class TestSetUp:
         (ada,) = await guests(meeting, "ada")
         assert ada.joined["breakouts"]["state"] == "none"
         assert ada.joined["room"]["kind"] == "main"
-        host, rooms = await host_with_rooms(meeting, owner, count=3)
+        host, _rooms = await host_with_rooms(meeting, owner, count=3)
         state = await ada.expect("breakouts", state="ready")
         assert [room["name"] for room in state["rooms"]] == ["Room 1", "Room 2", "Room 3"]
         await host.send({"type": "breakout.create", "names": ["Design", "Ops"]})
@@ -106,7 +106,8 @@ class TestSetUp:
             await ada.send(command)
             await ada.expect_error("not_host")
         plan = await sync_to_async(BreakoutPlan.objects.filter(meeting=meeting).first)()
-        assert plan is not None and plan.opened_at is None and plan.mode == "manual"
+        assert plan is not None
+        assert (plan.opened_at, plan.mode) == (None, "manual")
         assert await sync_to_async(Room.objects.filter(kind=RoomKind.BREAKOUT).count)() == 2
         assert (await sync_to_async(Participant.objects.get)(pk=ada.id)).assigned_room_id is None
 

@@ -7,7 +7,7 @@ import pytest
 from rooms.permissions import Action, Actor, RoomContext, Standing, check, check_target, may, may_act_on
 from rooms.protocol import ProtocolError
 
-G, P, C, H, O = Standing.GUEST, Standing.PARTICIPANT, Standing.COHOST, Standing.HOST, Standing.OWNER
+G, P, C, H, O = Standing.GUEST, Standing.PARTICIPANT, Standing.COHOST, Standing.HOST, Standing.OWNER  # noqa: E741
 EVERYONE = {G, P, C, H, O}
 HOSTS = {C, H, O}
 MAIN = RoomContext(kind="main", breakouts_open=True)
