@@ -518,7 +518,8 @@ class Move:
 
 def move(moves: Iterable[Move], meeting: Meeting) -> None:
     """Moves people between the meeting's rooms (in the caller's transaction, rows locked by the
-    caller). Each mover gets a ``moved`` control with its new room's snapshot; the rooms they
+    caller). Each mover gets a ``moved`` control with its new room's snapshot (and a new resume
+    token); the rooms they
     left and entered get ``roster.left`` / ``roster.joined`` (or one ``roster.batch`` when several
     people move at once)."""
     moves = [m for m in moves if m.participant.room_id != m.to.pk]
@@ -527,6 +528,7 @@ def move(moves: Iterable[Move], meeting: Meeting) -> None:
     left: dict[int, list[str]] = {}
     entered: dict[int, list[Participant]] = {}
     hands: set[int] = set()
+    tokens: dict[uuid.UUID, str] = {}
     for item in moves:
         participant = item.participant
         if participant.room_id is not None:
@@ -537,7 +539,8 @@ def move(moves: Iterable[Move], meeting: Meeting) -> None:
             hands.add(item.to.pk)
         participant.room = item.to
         participant.help_requested_at = None
-        participant.save(update_fields=["room", "assigned_room", "help_requested_at"])
+        tokens[participant.id] = _new_resume_token(participant)
+        participant.save(update_fields=["room", "assigned_room", "help_requested_at", "resume_token_hash"])
         entered.setdefault(item.to.pk, []).append(participant)
     views: dict[int, RoomView] = {}
     for item in moves:
@@ -545,12 +548,8 @@ def move(moves: Iterable[Move], meeting: Meeting) -> None:
             views[item.to.pk] = RoomView(item.to, meeting)
     for item in moves:
         participant = item.participant
-        control_on_commit(
-            participant_group(participant.id),
-            "moved",
-            room=item.to.pk,
-            snapshot=views[item.to.pk].snapshot(participant),
-        )
+        snapshot: Joined = {**views[item.to.pk].snapshot(participant), "resume_token": tokens[participant.id]}
+        control_on_commit(participant_group(participant.id), "moved", room=item.to.pk, snapshot=snapshot)
     for room_id, ids in left.items():
         if len(ids) == 1:
             send_to_room_on_commit(room_id, events.roster_left(uuid.UUID(ids[0]), "moved"))
