@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -38,6 +39,8 @@ CLOSE_TOO_BIG = 1009
 CLOSE_REPLACED = 4409
 MAX_PASSCODE_FAILURES = 5
 MAX_RATE_LIMIT_STRIKES = 20
+#: Events of another room kept while a move to it may be under way.
+AHEAD_EVENTS = 200
 
 Handler = Callable[[Any], Awaitable[None]]
 
@@ -83,6 +86,9 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         self.code: str = self.scope["url_route"]["kwargs"]["code"]
         self.meeting_id: int | None = None
         self.room_id: int | None = None
+        self.main_room_id: int | None = None
+        #: Events of a room this connection is about to enter (see ``room_event``).
+        self.ahead: deque[dict[str, Any]] = deque(maxlen=AHEAD_EVENTS)
         self.participant_id: uuid.UUID | None = None
         self.role: str | None = None
         self.in_room = False
@@ -99,7 +105,9 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         await self.accept()
         self.identity = await database_sync_to_async(presence.identity_for)(user, self.scope.get("session"))
         try:
-            self.meeting_id, greeting = await database_sync_to_async(presence.hello)(user, self.code, self.identity)
+            self.meeting_id, self.main_room_id, greeting = await database_sync_to_async(presence.hello)(
+                user, self.code, self.identity
+            )
         except ProtocolError as exc:
             await self.refuse(exc)
             return
@@ -237,9 +245,13 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         if self.participant_id is not None:
             raise ProtocolError("already_joined", "This connection has already joined.")
         assert self.meeting_id is not None
-        # Register for meeting events before the snapshot is read, so nothing falls in between;
-        # events queued meanwhile are delivered after `joined` (clients de-duplicate by id).
+        # Register for meeting and main-room events before the snapshot is read, so nothing falls
+        # in between; events queued meanwhile are delivered after `joined` (clients de-duplicate
+        # by id). Someone who enters a breakout room instead is moved to its group.
         await self.add_group(meeting_group(self.meeting_id))
+        if self.main_room_id is not None:
+            self.room_id = self.main_room_id
+            await self.add_group(room_group(self.main_room_id))
         try:
             outcome = await database_sync_to_async(presence.do_join)(
                 self.meeting_id,
@@ -251,7 +263,7 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
                 channel_name=self.channel_name,
             )
         except ProtocolError as exc:
-            await self.drop_group(meeting_group(self.meeting_id))
+            await self.leave_room_groups()
             if exc.code == "wrong_passcode":
                 self.passcode_failures += 1
                 if self.passcode_failures >= MAX_PASSCODE_FAILURES:
@@ -266,11 +278,19 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
             )
         await self.add_group(participant_group(outcome.participant_id))
         if outcome.waiting:
-            await self.drop_group(meeting_group(self.meeting_id))
+            await self.leave_room_groups()
             await self.send_json(events.waiting(outcome.participant_id))
             return
         assert outcome.snapshot is not None
         await self.enter_room(outcome.snapshot, outcome.resume_token)
+
+    async def leave_room_groups(self) -> None:
+        """Not (yet) in the meeting: no meeting or room events."""
+        assert self.meeting_id is not None
+        await self.drop_group(meeting_group(self.meeting_id))
+        if self.room_id is not None:
+            await self.drop_group(room_group(self.room_id))
+            self.room_id = None
 
     async def enter_room(self, snapshot: Joined, resume_token: str | None) -> None:
         assert self.meeting_id is not None
@@ -299,6 +319,12 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         if resume_token is not None:
             payload["resume_token"] = resume_token
         await self.send_json(payload)
+        # Events of this room that came before the move did (the server put this connection in
+        # the room's group before telling it): after the snapshot, as if they had come after.
+        ahead, self.ahead = list(self.ahead), deque(maxlen=AHEAD_EVENTS)
+        for message in ahead:
+            if message.get("room") == room_id:
+                await self.room_event(message)
         # In the background: asking for a worker must not hold up this connection's messages.
         services().tasks.start_once(f"sfu-move-{room_id}", lambda: move_to_sfu_if_needed(room_id, snapshot))
 
@@ -511,7 +537,10 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
             return
         room = message.get("room")
         if room is not None and room != self.room_id:
-            return  # queued before this connection moved to another room
+            # Either the room this connection just left (still queued for it: dropped), or the
+            # one it is being moved to, whose `moved` control is right behind (kept until then).
+            self.ahead.append(message)
+            return
         if kind == "media.topology":
             self.topology = event["topology"]
             if self.topology != "sfu":

@@ -18,7 +18,9 @@ removed, role changed, replaced, ended).
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from dataclasses import dataclass
 from typing import Any, Literal, NotRequired
 
 from asgiref.sync import async_to_sync
@@ -623,6 +625,38 @@ def send_on_commit(group: str, event: Any, room: int | None = None) -> None:
 
 def send_to_room_on_commit(room_id: int, event: Any) -> None:
     send_on_commit(room_group(room_id), event, room=room_id)
+
+
+@dataclass(frozen=True)
+class Regroup:
+    """A connection moving from one room's group to another's."""
+
+    channel_name: str
+    old_room: int | None
+    new_room: int
+
+
+def regroup_then_control_on_commit(regroups: list[Regroup], controls: list[tuple[str, dict[str, Any]]]) -> None:
+    """Once the transaction commits: moves the connections to their new rooms' groups (so no
+    event of the new room can miss them, nor one of the old room still reach them), then sends
+    the control messages (``(group, fields)``) that tell each consumer. One round of concurrent
+    Redis calls, not one blocking call per person."""
+
+    async def run(layer: Any) -> None:
+        await asyncio.gather(
+            *(layer.group_discard(room_group(r.old_room), r.channel_name) for r in regroups if r.old_room),
+            *(layer.group_add(room_group(r.new_room), r.channel_name) for r in regroups),
+        )
+        await asyncio.gather(
+            *(layer.group_send(group, {"type": "room.control", **fields}) for group, fields in controls)
+        )
+
+    def send() -> None:
+        layer = get_channel_layer()
+        if layer is not None:
+            async_to_sync(run)(layer)
+
+    transaction.on_commit(send)
 
 
 def send_control_now(group: str, action: str, **fields: Any) -> None:

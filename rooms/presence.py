@@ -131,8 +131,8 @@ def identity_for(user: Any, session: Any) -> Identity:
     return Identity(user_id=None, guest_key=guest_key or f"conn-{secrets.token_urlsafe(12)}", default_name="")
 
 
-def hello(user: Any, code: str, identity: Identity) -> tuple[int, events.Hello]:
-    """The greeting for a new connection, or a refusal that closes it."""
+def hello(user: Any, code: str, identity: Identity) -> tuple[int, int, events.Hello]:
+    """(meeting id, main room id, greeting) for a new connection, or a refusal that closes it."""
     try:
         meeting = access.meeting_by_code(code)
         if meeting.code != code:
@@ -142,19 +142,23 @@ def hello(user: Any, code: str, identity: Identity) -> tuple[int, events.Hello]:
     policy = access.join_policy(user, meeting)
     if policy.refusal is not None:
         raise ProtocolError(policy.refusal.value, "You may not join this meeting.", close_code=CLOSE_REFUSED)
-    locked = main_room(meeting.pk).locked
-    return meeting.pk, {
-        "type": "hello",
-        "protocol": PROTOCOL_VERSION,
-        "meeting": {"code": meeting.code, "title": meeting.title, "status": meeting.status, "locked": locked},
-        "you": {
-            "as_host": policy.as_host,
-            "as_guest": policy.as_guest,
-            "through_waiting_room": policy.through_waiting_room,
-            "needs_passcode": policy.needs_passcode,
-            "name": identity.default_name,
+    main = main_room(meeting.pk)
+    return (
+        meeting.pk,
+        main.pk,
+        {
+            "type": "hello",
+            "protocol": PROTOCOL_VERSION,
+            "meeting": {"code": meeting.code, "title": meeting.title, "status": meeting.status, "locked": main.locked},
+            "you": {
+                "as_host": policy.as_host,
+                "as_guest": policy.as_guest,
+                "through_waiting_room": policy.through_waiting_room,
+                "needs_passcode": policy.needs_passcode,
+                "name": identity.default_name,
+            },
         },
-    }
+    )
 
 
 def joined_participants(meeting_id: int) -> QuerySet[Participant]:
@@ -529,8 +533,10 @@ def move(moves: Iterable[Move], meeting: Meeting) -> None:
     entered: dict[int, list[Participant]] = {}
     hands: set[int] = set()
     tokens: dict[uuid.UUID, str] = {}
+    origins: dict[uuid.UUID, int | None] = {}
     for item in moves:
         participant = item.participant
+        origins[participant.id] = participant.room_id
         if participant.room_id is not None:
             left.setdefault(participant.room_id, []).append(str(participant.id))
             if participant.hand_raised_at is not None:
@@ -546,10 +552,17 @@ def move(moves: Iterable[Move], meeting: Meeting) -> None:
     for item in moves:
         if item.to.pk not in views:
             views[item.to.pk] = RoomView(item.to, meeting)
+    regroups: list[events.Regroup] = []
+    controls: list[tuple[str, dict[str, Any]]] = []
     for item in moves:
         participant = item.participant
         snapshot: Joined = {**views[item.to.pk].snapshot(participant), "resume_token": tokens[participant.id]}
-        control_on_commit(participant_group(participant.id), "moved", room=item.to.pk, snapshot=snapshot)
+        if participant.channel_name and participant.disconnected_at is None:
+            regroups.append(events.Regroup(participant.channel_name, origins.get(participant.id), item.to.pk))
+        controls.append(
+            (participant_group(participant.id), {"action": "moved", "room": item.to.pk, "snapshot": snapshot})
+        )
+    events.regroup_then_control_on_commit(regroups, controls)
     for room_id, ids in left.items():
         if len(ids) == 1:
             send_to_room_on_commit(room_id, events.roster_left(uuid.UUID(ids[0]), "moved"))
