@@ -10,6 +10,7 @@ docs_styles = csp_update({"style-src": [UNSAFE_INLINE]})
 
 urlpatterns = [
     path("", include("meetings.urls")),
+    path("", include("rooms.urls")),
     path("schedule/", include("scheduling.urls")),
     path("accounts/", include("accounts.urls")),
     path("recordings/", include("meetings.recordings.urls")),

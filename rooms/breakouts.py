@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
@@ -154,24 +156,28 @@ def preassign(meeting: Meeting, pairs: Sequence[tuple[str, int]]) -> int:
     for email, room_id in pairs:
         if room_id not in rooms:
             raise ProtocolError("no_such_room", f"No breakout room {room_id} in this meeting.", field="room")
-        if "@" not in email:
-            raise ProtocolError("invalid", f"{email!r} is not an email address.", field="email")
+        try:
+            validate_email(email.strip())
+        except ValidationError as exc:
+            raise ProtocolError("invalid", f"{email!r} is not an email address.", field="email") from exc
     for email, room_id in pairs:
         BreakoutPreassignment.objects.update_or_create(
             meeting=meeting, email=email.strip().lower(), defaults={"room": rooms[room_id]}
         )
     # People already here with these addresses are assigned now.
     by_email = {email.strip().lower(): room_id for email, room_id in pairs}
-    present = joined_in(meeting.pk).select_related("user").filter(user__email__in=list(by_email))
+    present = joined_in(meeting.pk).select_related("user").filter(user__isnull=False)
     for participant in present:
         assert participant.user is not None
-        participant.assigned_room = rooms[by_email[participant.user.email.lower()]]
-        participant.save(update_fields=["assigned_room"])
+        wanted = by_email.get(participant.user.email.lower())
+        if wanted is not None:
+            participant.assigned_room = rooms[wanted]
+            participant.save(update_fields=["assigned_room"])
     notify_breakouts(meeting.pk)
     return len(pairs)
 
 
-def open_rooms(meeting: Meeting, by: Participant | None) -> BreakoutPlan:
+def open_rooms(meeting: Meeting) -> BreakoutPlan:
     plan = plan_for_update(meeting)
     if plan.is_open:
         raise ProtocolError("breakouts_open", "The breakout rooms are open already.")
@@ -299,7 +305,7 @@ def do_auto_assign(host_id: uuid.UUID) -> None:
 
 @transaction.atomic
 def do_open(host_id: uuid.UUID) -> float | None:
-    plan = _as(host_id, Action.MANAGE_BREAKOUTS, lambda meeting, host: open_rooms(meeting, host))
+    plan = _as(host_id, Action.MANAGE_BREAKOUTS, lambda meeting, _: open_rooms(meeting))
     return seconds_to_next_deadline(plan)
 
 

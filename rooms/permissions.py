@@ -17,7 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 
-from meetings.models import BreakoutMode, Participant, ParticipantRole, RoomKind
+from meetings import access
+from meetings.models import BreakoutMode, Meeting, Participant, ParticipantRole, RoomKind
 from rooms.protocol import ProtocolError
 
 
@@ -104,6 +105,20 @@ def standing_of(participant: Participant, owner_id: int) -> Standing:
 
 def actor_of(participant: Participant) -> Actor:
     return Actor(standing_of(participant, participant.meeting.owner_id))
+
+
+def actor_for_account(user: access.AnyUser, meeting: Meeting) -> Actor:
+    """Someone acting on the meeting from outside its rooms (REST, pages) by their account: the
+    owner, a co-host named on the meeting, any other signed-in user, or anonymous (a guest)."""
+    if access.is_owner(user, meeting):
+        return Actor(Standing.OWNER)
+    if access.is_host(user, meeting):
+        return Actor(Standing.COHOST)
+    return Actor(Standing.PARTICIPANT if user.is_authenticated else Standing.GUEST)
+
+
+#: The room an account acting from outside the rooms (REST, pages) is taken to be in.
+OUTSIDE_THE_ROOMS = RoomContext(kind=RoomKind.MAIN)
 
 
 def may(actor: Actor, action: Action, room: RoomContext) -> bool:

@@ -17,8 +17,8 @@ from django.test import Client
 from accounts.models import User
 from conference.asgi import application
 from rooms.background import services
-from tests.event_schemas import check_event
 from rooms.sfu_client import close_sfu_client
+from tests.event_schemas import check_event
 
 ORIGIN = b"http://testserver"
 TIMEOUT = 10.0

@@ -4,10 +4,12 @@ import pytest
 from django.apps import apps
 from django.contrib import admin
 from django.test import Client, RequestFactory
+from django.utils import timezone
 
 from accounts.models import ApiToken, User
-from meetings.models import Meeting
-from tests.factories import make_user
+from meetings.models import BreakoutPlan, BreakoutPreassignment, Meeting, Room, RoomKind
+from rooms.breakout_state import main_room
+from tests.factories import make_meeting, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -71,3 +73,71 @@ def test_non_staff_cannot_enter(request: pytest.FixtureRequest, who: str, meetin
     response = client.get("/admin/meetings/meeting/")
     assert response.status_code == 302
     assert "/admin/login/" in response.url  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def rooms_in_states(meeting: Meeting) -> dict[str, Room]:
+    """A main room and breakout rooms set up, open and closed, of ``meeting``."""
+    now = timezone.now()
+    main = main_room(meeting.pk)
+
+    def breakout(name: str, **times: object) -> Room:
+        return Room.objects.create(meeting=meeting, kind=RoomKind.BREAKOUT, parent=main, name=name, **times)
+
+    return {
+        "main": main,
+        "set up": breakout("Set-up room", position=1),
+        "open": breakout("Open room", position=2, opened_at=now),
+        "closed": breakout("Closed room", position=3, opened_at=now, closed_at=now),
+    }
+
+
+def test_the_meeting_page_shows_its_rooms_inline(
+    admin_client_: Client, meeting: Meeting, rooms_in_states: dict[str, Room]
+) -> None:
+    html = admin_client_.get(f"/admin/meetings/meeting/{meeting.pk}/change/").content.decode()
+    for name in ("Main room", "Set-up room", "Open room", "Closed room"):
+        assert name in html
+    assert f"/admin/meetings/room/{rooms_in_states['open'].pk}/change/" in html  # each row links to its room
+
+
+@pytest.mark.parametrize(
+    ("query", "shown"),
+    [
+        ({"kind__exact": "main"}, {"Main room"}),
+        ({"kind__exact": "breakout"}, {"Set-up room", "Open room", "Closed room"}),
+        ({"state": "setup"}, {"Set-up room"}),
+        ({"state": "open"}, {"Open room"}),
+        ({"state": "closed"}, {"Closed room"}),
+    ],
+)
+def test_rooms_are_filtered_by_kind_and_state(
+    admin_client_: Client, rooms_in_states: dict[str, Room], query: dict[str, str], shown: set[str]
+) -> None:
+    response = admin_client_.get("/admin/meetings/room/", query)
+    assert response.status_code == 200
+    rows = {room.name for room in response.context["cl"].result_list}
+    assert rows == shown
+
+
+def test_rooms_are_searchable_by_meeting_code(
+    admin_client_: Client, owner: User, meeting: Meeting, rooms_in_states: dict[str, Room]
+) -> None:
+    other = make_meeting(owner=owner, title="Elsewhere")
+    main_room(other.pk)
+    response = admin_client_.get("/admin/meetings/room/", {"q": meeting.code})
+    assert {room.meeting_id for room in response.context["cl"].result_list} == {meeting.pk}
+    assert len(response.context["cl"].result_list) == 4
+
+
+def test_breakout_plans_and_pre_assignments_list_with_their_meeting(
+    admin_client_: Client, meeting: Meeting, rooms_in_states: dict[str, Room]
+) -> None:
+    BreakoutPlan.objects.create(meeting=meeting, mode="auto", duration_minutes=15)
+    BreakoutPreassignment.objects.create(meeting=meeting, room=rooms_in_states["set up"], email="ada@example.com")
+    plans = admin_client_.get("/admin/meetings/breakoutplan/", {"q": meeting.code}).content.decode()
+    assert "Weekly sync" in plans
+    assert "Assign automatically" in plans
+    preassignments = admin_client_.get("/admin/meetings/breakoutpreassignment/", {"q": "ada@"}).content.decode()
+    assert "ada@example.com" in preassignments
+    assert "Set-up room" in preassignments

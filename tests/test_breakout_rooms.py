@@ -370,7 +370,8 @@ class TestConcurrentHosts:
         await sync_to_async(close_old_connections)()
         for thread in threads:
             thread.start()
-        await asyncio.to_thread(lambda: [thread.join() for thread in threads])
+        for thread in threads:
+            await asyncio.to_thread(thread.join)
         assert errors == []
         assigned = await sync_to_async(dict)(
             Participant.objects.filter(pk__in=ids).values_list("id", "assigned_room_id")

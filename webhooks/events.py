@@ -17,7 +17,7 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
-from meetings.models import Meeting
+from meetings.models import BreakoutPlan, Meeting, Room
 from meetings.recordings.models import Recording
 
 
@@ -25,11 +25,19 @@ class Event(StrEnum):
     MEETING_STARTED = "meeting.started"
     MEETING_ENDED = "meeting.ended"
     RECORDING_READY = "recording.ready"
+    BREAKOUT_OPENED = "breakout.opened"
+    BREAKOUT_CLOSED = "breakout.closed"
     PING = "ping"
 
 
 #: Events a webhook can subscribe to (``ping`` is sent on request, to one webhook).
-SUBSCRIBABLE: tuple[str, ...] = (Event.MEETING_STARTED, Event.MEETING_ENDED, Event.RECORDING_READY)
+SUBSCRIBABLE: tuple[str, ...] = (
+    Event.MEETING_STARTED,
+    Event.MEETING_ENDED,
+    Event.RECORDING_READY,
+    Event.BREAKOUT_OPENED,
+    Event.BREAKOUT_CLOSED,
+)
 
 
 def utc_iso(value: datetime | None) -> str | None:
@@ -67,6 +75,23 @@ def recording_data(recording: Recording) -> dict[str, Any]:
             "sha256": recording.sha256,
             "api_url": absolute(reverse("recording-detail", kwargs={"pk": recording.pk})),
         }
+    }
+
+
+def breakout_data(meeting: Meeting, rooms: list[Room], plan: BreakoutPlan | None) -> dict[str, Any]:
+    """A session of breakout rooms: the meeting, the rooms, and when it opened (with its planned
+    end while open, ``ends_at``) or closed (``closed_at``)."""
+    opened = [room.opened_at for room in rooms if room.opened_at is not None]
+    closed = [room.closed_at for room in rooms if room.closed_at is not None]
+    return {
+        **meeting_data(meeting),
+        "breakouts": {
+            "opened_at": utc_iso(min(opened, default=None)),
+            "ends_at": utc_iso(plan.ends_at) if plan is not None and plan.is_open else None,
+            "closed_at": utc_iso(max(closed, default=None)),
+            "rooms": [{"id": room.pk, "name": room.name, "position": room.position} for room in rooms],
+            "api_url": absolute(reverse("meeting-breakouts", kwargs={"code": meeting.code})),
+        },
     }
 
 
