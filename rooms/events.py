@@ -643,13 +643,13 @@ def regroup_then_control_on_commit(regroups: list[Regroup], controls: list[tuple
     Redis calls, not one blocking call per person."""
 
     async def run(layer: Any) -> None:
-        await asyncio.gather(
-            *(layer.group_discard(room_group(r.old_room), r.channel_name) for r in regroups if r.old_room),
-            *(layer.group_add(room_group(r.new_room), r.channel_name) for r in regroups),
+        await _bounded(
+            [
+                *(layer.group_discard(room_group(r.old_room), r.channel_name) for r in regroups if r.old_room),
+                *(layer.group_add(room_group(r.new_room), r.channel_name) for r in regroups),
+            ]
         )
-        await asyncio.gather(
-            *(layer.group_send(group, {"type": "room.control", **fields}) for group, fields in controls)
-        )
+        await _bounded([layer.group_send(group, {"type": "room.control", **fields}) for group, fields in controls])
 
     def send() -> None:
         layer = get_channel_layer()
@@ -657,6 +657,21 @@ def regroup_then_control_on_commit(regroups: list[Regroup], controls: list[tuple
             async_to_sync(run)(layer)
 
     transaction.on_commit(send)
+
+
+#: Concurrent channel-layer calls of one fan-out: enough to overlap the round trips, few enough
+#: to stay inside the Redis connection pool (an unbounded gather raised MaxConnectionsError).
+CONCURRENT_CALLS = 16
+
+
+async def _bounded(calls: list[Any]) -> None:
+    gate = asyncio.Semaphore(CONCURRENT_CALLS)
+
+    async def one(call: Any) -> None:
+        async with gate:
+            await call
+
+    await asyncio.gather(*(one(call) for call in calls))
 
 
 def send_control_now(group: str, action: str, **fields: Any) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.http import Http404
 from django.utils import timezone
 
@@ -42,6 +42,7 @@ from meetings.signals import meeting_started, send_signal_on_commit
 from rooms import events
 from rooms.breakout_state import breakout_rooms, main_room, plan_of, rooms_by_occupancy, state_json
 from rooms.events import (
+    BreakoutStateJson,
     ChatMessageJson,
     Joined,
     RecordingStateJson,
@@ -196,17 +197,29 @@ def notify_breakouts(meeting_id: int) -> None:
     send_on_commit(hosts_group(meeting_id), overview(meeting_id))
 
 
-def chat_history(participant: Participant, room_id: int) -> list[ChatMessageJson]:
-    visible = Q(recipient__isnull=True) | Q(sender_id=participant.pk) | Q(recipient_id=participant.pk)
-    if participant.user_id is not None:
-        visible |= Q(sender__user_id=participant.user_id) | Q(recipient__user_id=participant.user_id)
-    latest = (
-        ChatMessage.objects.filter(room_id=room_id)
-        .filter(visible)
-        .select_related("sender")
-        .order_by("-created_at", "-id")[:CHAT_HISTORY]
-    )
-    return [events.chat_json(message) for message in reversed(list(latest))]
+class ChatHistory:
+    """A room's latest chat messages, read once; each participant sees those sent to everyone
+    and their own private ones (also those of their other connections, by account)."""
+
+    def __init__(self, room_id: int) -> None:
+        latest = (
+            ChatMessage.objects.filter(room_id=room_id)
+            .select_related("sender", "recipient")
+            .order_by("-created_at", "-id")[:CHAT_HISTORY]
+        )
+        self.messages = list(reversed(list(latest)))
+
+    def visible_to(self, participant: Participant) -> list[ChatMessageJson]:
+        return [events.chat_json(m) for m in self.messages if _may_see(m, participant)]
+
+
+def _may_see(message: ChatMessage, participant: Participant) -> bool:
+    if message.recipient_id is None or participant.pk in (message.sender_id, message.recipient_id):
+        return True
+    user_id = participant.user_id
+    if user_id is None:
+        return False
+    return user_id in (message.sender.user_id, message.recipient.user_id if message.recipient else None)
 
 
 def recording_state(meeting_id: int) -> RecordingStateJson:
@@ -219,17 +232,18 @@ class RoomView:
     """What everyone entering one room sees, read once for all of them (a room opening or
     closing sends many people a snapshot at once)."""
 
-    def __init__(self, room: Room, meeting: Meeting) -> None:
+    def __init__(self, room: Room, meeting: Meeting, breakouts: BreakoutStateJson | None = None) -> None:
         self.room = room
         self.meeting = meeting
         self.roster = events.roster_json(room_participants(room.pk).order_by("joined_at"))
         self.hands = hands_order(room.pk)
+        self.chat = ChatHistory(room.pk)
         main = room if room.is_main else main_room(meeting.pk)
         self.recording: RecordingStateJson = (
             recording_state(meeting.pk) if room.is_main else {"active": False, "started_at": None}
         )
         self.locked = main.locked
-        self.breakouts = state_json(meeting.pk)
+        self.breakouts = breakouts if breakouts is not None else state_json(meeting.pk)
 
     def snapshot(self, participant: Participant) -> Joined:
         """Everything a participant needs when entering the room; deltas follow as events."""
@@ -238,7 +252,7 @@ class RoomView:
             "you": events.participant_json(participant),
             "room": events.room_json(self.room),
             "roster": self.roster,
-            "chat": chat_history(participant, self.room.pk),
+            "chat": self.chat.visible_to(participant),
             "hands": self.hands,
             "meeting": {
                 "code": self.meeting.code,
@@ -522,8 +536,8 @@ class Move:
 
 def move(moves: Iterable[Move], meeting: Meeting) -> None:
     """Moves people between the meeting's rooms (in the caller's transaction, rows locked by the
-    caller). Each mover gets a ``moved`` control with its new room's snapshot (and a new resume
-    token); the rooms they
+    caller). Each mover gets a ``moved`` control with its new room's snapshot (its resume token
+    stays valid); the rooms they
     left and entered get ``roster.left`` / ``roster.joined`` (or one ``roster.batch`` when several
     people move at once)."""
     moves = [m for m in moves if m.participant.room_id != m.to.pk]
@@ -532,7 +546,6 @@ def move(moves: Iterable[Move], meeting: Meeting) -> None:
     left: dict[int, list[str]] = {}
     entered: dict[int, list[Participant]] = {}
     hands: set[int] = set()
-    tokens: dict[uuid.UUID, str] = {}
     origins: dict[uuid.UUID, int | None] = {}
     for item in moves:
         participant = item.participant
@@ -545,18 +558,25 @@ def move(moves: Iterable[Move], meeting: Meeting) -> None:
             hands.add(item.to.pk)
         participant.room = item.to
         participant.help_requested_at = None
-        tokens[participant.id] = _new_resume_token(participant)
-        participant.save(update_fields=["room", "assigned_room", "help_requested_at", "resume_token_hash"])
         entered.setdefault(item.to.pk, []).append(participant)
+    # One UPDATE per (room, assignment), not one per person (nor a 200-branch CASE).
+    by_target: dict[tuple[int, int | None], list[uuid.UUID]] = {}
+    for item in moves:
+        by_target.setdefault((item.to.pk, item.participant.assigned_room_id), []).append(item.participant.id)
+    for (room_id, assigned_id), ids in by_target.items():
+        Participant.objects.filter(pk__in=ids).update(
+            room_id=room_id, assigned_room_id=assigned_id, help_requested_at=None
+        )
+    breakouts = state_json(meeting.pk)
     views: dict[int, RoomView] = {}
     for item in moves:
         if item.to.pk not in views:
-            views[item.to.pk] = RoomView(item.to, meeting)
+            views[item.to.pk] = RoomView(item.to, meeting, breakouts)
     regroups: list[events.Regroup] = []
     controls: list[tuple[str, dict[str, Any]]] = []
     for item in moves:
         participant = item.participant
-        snapshot: Joined = {**views[item.to.pk].snapshot(participant), "resume_token": tokens[participant.id]}
+        snapshot = views[item.to.pk].snapshot(participant)
         if participant.channel_name and participant.disconnected_at is None:
             regroups.append(events.Regroup(participant.channel_name, origins.get(participant.id), item.to.pk))
         controls.append(
