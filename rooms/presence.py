@@ -583,11 +583,11 @@ def move(moves: Iterable[Move], meeting: Meeting) -> None:
             (participant_group(participant.id), {"action": "moved", "room": item.to.pk, "snapshot": snapshot})
         )
     events.regroup_then_control_on_commit(regroups, controls)
-    for room_id, ids in left.items():
-        if len(ids) == 1:
-            send_to_room_on_commit(room_id, events.roster_left(uuid.UUID(ids[0]), "moved"))
+    for room_id, left_ids in left.items():
+        if len(left_ids) == 1:
+            send_to_room_on_commit(room_id, events.roster_left(uuid.UUID(left_ids[0]), "moved"))
         else:
-            send_to_room_on_commit(room_id, events.roster_batch([], ids, "moved"))
+            send_to_room_on_commit(room_id, events.roster_batch([], left_ids, "moved"))
         if not room_participants(room_id).exists():
             Room.objects.filter(pk=room_id, topology=Topology.SFU).update(topology=Topology.MESH)
     for room_id, people in entered.items():
