@@ -33,8 +33,9 @@ from types import FrameType
 logger = logging.getLogger("conference.webserver")
 
 #: How long a process must have run for its exit to count as a crash of a running server rather
-#: than a failure to start; failures to start back off longer.
-HEALTHY_AFTER_SECONDS = 10.0
+#: than a failure to start (starting takes seconds, more on a loaded machine); failures to start
+#: back off longer and longer.
+HEALTHY_AFTER_SECONDS = 120.0
 MAX_BACKOFF_SECONDS = 30.0
 
 

@@ -91,7 +91,11 @@ def start_web(folder: Path, name: str, command: list[str], port: int | None = No
             [sys.executable, *command], cwd=ROOT, env=web_environment(), stdout=out, stderr=subprocess.STDOUT
         )
     server = WebProcess(process=process, port=port, log=log)
-    server.wait_healthy()
+    try:
+        server.wait_healthy()
+    except BaseException:
+        server.stop()
+        raise
     return server
 
 
