@@ -1,8 +1,9 @@
 """Signs a user in (a server-side session) and prints the session cookie as JSON.
 
-Run by ``bench/breakout.py`` in a subprocess with the same environment as the web process it
-starts (``SECRET_KEY``, ``DATABASE_URL`` / ``DATA_DIR``, ``REDIS_URL``: the session lives in the
-database and the cache), so that the meeting's owner can connect to the room as its host::
+Run by ``bench.stack`` (for ``bench.breakout``) in a subprocess with the same environment as
+the web processes it starts (``SECRET_KEY``, ``DATABASE_URL`` / ``DATA_DIR``, ``REDIS_URL``:
+the session lives in the database and the cache), so that the meeting's owner can connect to
+the room as its host::
 
     python -m bench.host_session --user-id 1
 

@@ -1,11 +1,13 @@
-"""What a benchmark reports about where it ran: CPU and run-queue time of processes (/proc),
-the machine, the package versions and the code's revision. Shared by every script in bench/."""
+"""What a benchmark reports about where it ran: CPU, run-queue time and peak memory of processes
+(/proc), the machine and its load, the package versions and the code's revision. Shared by every
+script in bench/."""
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
 import os
+import resource
 import signal
 import subprocess
 from importlib import metadata
@@ -23,6 +25,17 @@ def cpu_seconds(pid: int) -> float | None:
         return None
     fields = stat.rsplit(")", 1)[1].split()  # fields 3.. of proc(5); utime and stime are 14 and 15
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mib(pid: int) -> float | None:
+    """The peak resident set size of a process (VmHWM in /proc/<pid>/status), in MiB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
 
 
 def die_with_parent() -> None:
@@ -71,6 +84,29 @@ def cpu_model() -> str:
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     return ""
+
+
+def memory_gib() -> float | None:
+    """The machine's memory (MemTotal in /proc/meminfo), in GiB."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return round(int(line.split()[1]) / 1024 / 1024, 1)
+    return None
+
+
+def load_average() -> list[float]:
+    return [round(value, 2) for value in os.getloadavg()]
+
+
+def raise_open_file_limit(wanted: int) -> int:
+    """Lifts the soft limit on open files towards ``wanted`` (children inherit it); returns the limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        return target
+    return soft
 
 
 def package_versions(names: tuple[str, ...] | list[str]) -> dict[str, str]:

@@ -1,6 +1,6 @@
 """Creates the benchmark's meeting with the Django ORM and prints it as JSON.
 
-Run by ``bench/signaling.py`` in a subprocess, with the same environment as the server it
+Run by ``bench.stack`` in a subprocess, with the same environment as the servers it
 starts (``DJANGO_SETTINGS_MODULE``, ``DATABASE_URL`` / ``DATA_DIR``, ...)::
 
     python -m bench.setup_meeting --max-participants 1000
