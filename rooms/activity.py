@@ -47,7 +47,7 @@ def do_send_chat(sender_id: uuid.UUID, text: str, to: uuid.UUID | None) -> None:
     )
     event = events.chat_message(message, sender.display_name)
     if recipient is None:
-        send_to_room_on_commit(sender.room_id, event)
+        send_to_room_on_commit(sender.meeting_id, sender.room_id, event)
     else:
         send_on_commit(participant_group(sender.id), event)
         if recipient.id != sender.id:
@@ -62,7 +62,7 @@ def do_raise_hand(participant_id: uuid.UUID) -> None:
     if participant.hand_raised_at is None:
         participant.hand_raised_at = timezone.now()
         participant.save(update_fields=["hand_raised_at"])
-        notify_hands(participant.room_id)
+        notify_hands(participant.meeting_id, participant.room_id)
 
 
 @transaction.atomic
@@ -76,7 +76,7 @@ def do_lower_hand(participant_id: uuid.UUID, target_id: uuid.UUID | None) -> Non
     if target.hand_raised_at is not None:
         target.hand_raised_at = None
         target.save(update_fields=["hand_raised_at"])
-        notify_hands(participant.room_id)
+        notify_hands(participant.meeting_id, participant.room_id)
 
 
 @transaction.atomic
@@ -89,4 +89,4 @@ def do_set_media_state(participant_id: uuid.UUID, audio: bool, video: bool, scre
         return
     participant.audio, participant.video, participant.screen = audio, video, screen
     participant.save(update_fields=["audio", "video", "screen"])
-    send_to_room_on_commit(participant.room_id, events.media_state(participant))
+    send_to_room_on_commit(participant.meeting_id, participant.room_id, events.media_state(participant))

@@ -16,9 +16,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from channels.layers import get_channel_layer
-
-from rooms import events
+from rooms import events, fanout
 from rooms.events import room_group
 
 logger = logging.getLogger(__name__)
@@ -70,11 +68,11 @@ class ReactionAggregator:
 
     def __init__(self, window: float = REACTION_WINDOW_SECONDS) -> None:
         self.window = window
-        self._counts: dict[int, Counter[str]] = {}
+        self._counts: dict[tuple[int, int], Counter[str]] = {}
         self._task: asyncio.Task[None] | None = None
 
-    def add(self, room_id: int, emoji: str) -> None:
-        self._counts.setdefault(room_id, Counter())[emoji] += 1
+    def add(self, meeting_id: int, room_id: int, emoji: str) -> None:
+        self._counts.setdefault((meeting_id, room_id), Counter())[emoji] += 1
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run(), name="reaction-aggregator")
             self._task.add_done_callback(_log_failure)
@@ -86,13 +84,11 @@ class ReactionAggregator:
 
     async def flush(self) -> None:
         counts, self._counts = self._counts, {}
-        layer = get_channel_layer()
-        if layer is None:
-            return
         window_ms = round(self.window * 1000)
-        for room_id, counter in counts.items():
+        for (meeting_id, room_id), counter in counts.items():
             event = events.reaction(dict(counter), window_ms)
-            await layer.group_send(room_group(room_id), {"type": "room.event", "room": room_id, "event": event})
+            message = {"type": "room.event", "room": room_id, "event": event}
+            await fanout.hub().publish(room_group(meeting_id, room_id), message)
 
     async def stop(self) -> None:
         if self._task is not None:

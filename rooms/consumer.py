@@ -10,6 +10,7 @@ the others in that room (to address signals).
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import uuid
@@ -19,10 +20,13 @@ from typing import Any
 
 from autobahn.exception import Disconnected
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.layers import get_channel_layer
+from channels.utils import await_many_dispatch
 
 from meetings.models import HOST_ROLES, LeaveReason
-from rooms import activity, breakouts, events, host_controls, presence, protocol, recording_controls
+from rooms import activity, breakouts, events, fanout, host_controls, presence, protocol, recording_controls
 from rooms.background import services
 from rooms.events import Joined, hosts_group, meeting_group, participant_group, room_group
 from rooms.protocol import MAX_FRAME_BYTES, ProtocolError, error_message, parse_client_message
@@ -37,6 +41,7 @@ CLOSE_NORMAL = 1000
 CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
 CLOSE_REPLACED = 4409
+CLOSE_TOO_SLOW = 4408
 MAX_PASSCODE_FAILURES = 5
 MAX_RATE_LIMIT_STRIKES = 20
 #: Events of another room kept while a move to it may be under way.
@@ -53,13 +58,32 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         ``roster.left``. Without this, a crashed consumer left a ghost in the room."""
         self.released = False
         try:
-            await super().__call__(scope, receive, send)
+            await self.serve(scope, receive, send)
         finally:
             if not self.released and hasattr(self, "identity"):
                 try:
                     await asyncio.shield(self.disconnect(1011))
                 except Exception:
                     logger.exception("meeting %s: cleanup after a failed connection failed", self.code)
+
+    async def serve(self, scope: Any, receive: Any, send: Any) -> None:
+        """``AsyncConsumer.__call__`` with a third source of messages: this socket's queue in
+        the process's fan-out hub (meeting, room and hosts events), beside the client and the
+        channel layer (messages to this participant, SFU replies and notifications)."""
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        assert self.channel_layer is not None, "the meeting WebSocket needs the channel layer"
+        self.channel_name = await self.channel_layer.new_channel()
+        self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
+        self.base_send = send
+        self.hub = fanout.hub()
+        fanned_out = self.hub.attach(self.channel_name)
+        try:
+            await await_many_dispatch([receive, self.channel_receive, fanned_out.get], self.dispatch)
+        except StopConsumer:
+            pass
+        finally:
+            await self.hub.detach(self.channel_name)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Forwarded room events touch no database: skip Channels' per-message
@@ -120,8 +144,7 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         if self.sfu is not None:
             await self.sfu.leave()
         for group in list(self.groups_joined):
-            await self.channel_layer.group_discard(group, self.channel_name)
-        self.groups_joined.clear()
+            await self.drop_group(group)
         if self.participant_id is None or self.gone:
             return
         participant_id = self.participant_id
@@ -138,14 +161,21 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=exc.close_code)
 
     async def add_group(self, group: str) -> None:
+        """Meeting, room and hosts groups are the fan-out hub's; the others the channel layer's."""
         if group not in self.groups_joined:
-            await self.channel_layer.group_add(group, self.channel_name)
+            if fanout.meeting_of(group) is not None:
+                await self.hub.add(group, self.channel_name)
+            else:
+                await self.channel_layer.group_add(group, self.channel_name)
             self.groups_joined.add(group)
 
     async def drop_group(self, group: str) -> None:
         if group in self.groups_joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
             self.groups_joined.discard(group)
+            if fanout.meeting_of(group) is not None:
+                await self.hub.discard(group, self.channel_name)
+            else:
+                await self.channel_layer.group_discard(group, self.channel_name)
 
     # --- client messages ----------------------------------------------------------------
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
@@ -251,7 +281,7 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         await self.add_group(meeting_group(self.meeting_id))
         if self.main_room_id is not None:
             self.room_id = self.main_room_id
-            await self.add_group(room_group(self.main_room_id))
+            await self.add_group(room_group(self.meeting_id, self.main_room_id))
         try:
             outcome = await database_sync_to_async(presence.do_join)(
                 self.meeting_id,
@@ -289,7 +319,7 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         assert self.meeting_id is not None
         await self.drop_group(meeting_group(self.meeting_id))
         if self.room_id is not None:
-            await self.drop_group(room_group(self.room_id))
+            await self.drop_group(room_group(self.meeting_id, self.room_id))
             self.room_id = None
 
     async def enter_room(self, snapshot: Joined, resume_token: str | None) -> None:
@@ -303,16 +333,17 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
     async def switch_room(self, snapshot: Joined, resume_token: str | None = None) -> None:
         """Into the snapshot's room (the first, or the next one after a move): the old room's
         events stop, its SFU peer is dropped, and the client gets the new room's ``joined``."""
+        assert self.meeting_id is not None
         room_id = snapshot["room"]["id"]
         previous = self.room_id
         if previous is not None and previous != room_id:
-            await self.drop_group(room_group(previous))
+            await self.drop_group(room_group(self.meeting_id, previous))
             await self.drop_group(sfu_room_group(str(previous)))
             if self.sfu is not None:
                 old, self.sfu = self.sfu, None
                 services().tasks.start_once(f"sfu-leave-{old.room_id}-{old.peer_id}", old.leave)
         self.room_id = room_id
-        await self.add_group(room_group(room_id))
+        await self.add_group(room_group(self.meeting_id, room_id))
         self.present_ids = {participant["id"] for participant in snapshot["roster"]}
         self.topology = snapshot["media"]["topology"]
         payload: Joined = {**snapshot}
@@ -351,8 +382,9 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         await database_sync_to_async(activity.do_send_chat)(self.participant_id, message.text, message.to)
 
     async def on_reaction(self, message: protocol.ReactionSend) -> None:
+        assert self.meeting_id is not None
         assert self.room_id is not None
-        services().reactions.add(self.room_id, message.emoji)
+        services().reactions.add(self.meeting_id, self.room_id, message.emoji)
 
     async def on_hand_raise(self, message: protocol.HandRaise) -> None:
         await database_sync_to_async(activity.do_raise_hand)(self.participant_id)
@@ -531,7 +563,7 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
     async def room_event(self, message: dict[str, Any]) -> None:
         event = message["event"]
         kind = event["type"]
-        if not self.in_room and kind != "waiting.list":
+        if not self.in_room and kind not in ("waiting.list", "waiting.changed"):
             return
         if kind in HOST_EVENTS and self.role not in HOST_ROLES:
             return
@@ -583,6 +615,11 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
                 await self.become_host()
             elif self.role not in HOST_ROLES and was_host:
                 await self.stop_being_host()
+        elif action == "overflow":
+            # This socket fell MEMBER_BUFFER events behind (a stalled browser): drop it rather
+            # than buffer without end; the client reconnects and resumes from a fresh snapshot.
+            logger.info("meeting %s: %s is too slow to read its events; closing", self.code, self.participant_id)
+            await self.close(code=CLOSE_TOO_SLOW)
         elif action == "replaced" and message.get("keep") != self.channel_name:
             self.gone = True
             self.in_room = False
@@ -592,7 +629,7 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
 
 #: Events only hosts receive (sent to the hosts group, which a demoted host may still be in
 #: for a moment).
-HOST_EVENTS = frozenset({"waiting.list", "breakouts.overview", "help.requested"})
+HOST_EVENTS = frozenset({"waiting.list", "waiting.changed", "breakouts.overview", "help.requested"})
 
 
 def _host_view(meeting_id: int) -> tuple[list[events.ParticipantJson], events.BreakoutsOverview]:

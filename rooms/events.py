@@ -9,7 +9,9 @@ sent but not documented.
 Groups: ``room_group`` (everyone in one room: roster, chat, hands, media, reactions, recording),
 ``meeting_group`` (everyone in the meeting, in any room: breakout state, broadcasts, the end),
 ``hosts_group`` (hosts and co-hosts: waiting room, breakout overview, help requests) and
-``participant_group`` (one participant's connection). Channel-layer messages carry
+``participant_group`` (one participant's connection). The first three go through the web
+processes' fan-out (``rooms.fanout``: one publish per event, whatever the room's size), the
+last through the channel layer. Messages carry
 ``{"type": "room.event", "room": <room id or None>, "event": <client JSON>}``; the consumer
 forwards ``event`` to its client if it is still in that room (see ``MeetingConsumer.room_event``).
 A few control messages (``room.control``) change the consumer's own state (admitted, moved,
@@ -31,6 +33,7 @@ from pydantic import ConfigDict, TypeAdapter, with_config
 from typing_extensions import TypedDict
 
 from meetings.models import ChatMessage, Participant, Room
+from rooms import fanout
 
 FORBID = ConfigDict(extra="forbid")
 
@@ -39,8 +42,8 @@ def meeting_group(meeting_id: int) -> str:
     return f"meeting.{meeting_id}"
 
 
-def room_group(room_id: int) -> str:
-    return f"room.{room_id}"
+def room_group(meeting_id: int, room_id: int) -> str:
+    return f"room.{meeting_id}.{room_id}"
 
 
 def hosts_group(meeting_id: int) -> str:
@@ -212,6 +215,7 @@ class RosterBatch(TypedDict):
     joined: list[ParticipantJson]
     left: list[str]
     reason: str
+    updated: NotRequired[list[ParticipantJson]]
 
 
 @with_config(FORBID)
@@ -266,6 +270,13 @@ SignalEvent.__pydantic_config__ = FORBID  # type: ignore[attr-defined]
 class WaitingList(TypedDict):
     type: Literal["waiting.list"]
     waiting: list[ParticipantJson]
+
+
+@with_config(FORBID)
+class WaitingChanged(TypedDict):
+    type: Literal["waiting.changed"]
+    joined: list[ParticipantJson]
+    left: list[str]
 
 
 @with_config(FORBID)
@@ -389,6 +400,7 @@ EVENT_SCHEMAS: dict[str, TypeAdapter[Any]] = {
         "hand": Hand,
         "signal": SignalEvent,
         "waiting.list": WaitingList,
+        "waiting.changed": WaitingChanged,
         "muted": Muted,
         "removed": Removed,
         "meeting.locked": MeetingLocked,
@@ -525,6 +537,10 @@ def waiting_list(people: list[ParticipantJson]) -> WaitingList:
     return {"type": "waiting.list", "waiting": people}
 
 
+def waiting_changed(joined: list[ParticipantJson], left: list[str]) -> WaitingChanged:
+    return {"type": "waiting.changed", "joined": joined, "left": left}
+
+
 def muted(by: str) -> Muted:
     return {"type": "muted", "by": by}
 
@@ -610,6 +626,9 @@ def help_requested(participant: Participant, room: Room) -> HelpRequested:
 
 
 def _send_now(group: str, message: dict[str, Any]) -> None:
+    if fanout.meeting_of(group) is not None:
+        fanout.publish_sync(group, message)
+        return
     layer = get_channel_layer()
     if layer is not None:
         async_to_sync(layer.group_send)(group, message)
@@ -623,8 +642,8 @@ def send_on_commit(group: str, event: Any, room: int | None = None) -> None:
     transaction.on_commit(lambda: _send_now(group, message))
 
 
-def send_to_room_on_commit(room_id: int, event: Any) -> None:
-    send_on_commit(room_group(room_id), event, room=room_id)
+def send_to_room_on_commit(meeting_id: int, room_id: int, event: Any) -> None:
+    send_on_commit(room_group(meeting_id, room_id), event, room=room_id)
 
 
 @dataclass(frozen=True)
@@ -636,22 +655,24 @@ class Regroup:
     new_room: int
 
 
-def regroup_then_control_on_commit(regroups: list[Regroup], controls: list[tuple[str, dict[str, Any]]]) -> None:
-    """Once the transaction commits: moves the connections to their new rooms' groups (so no
-    event of the new room can miss them, nor one of the old room still reach them), then sends
-    the control messages (``(group, fields)``) that tell each consumer. One round of concurrent
-    Redis calls, not one blocking call per person."""
+def regroup_then_control_on_commit(
+    meeting_id: int, regroups: list[Regroup], controls: list[tuple[str, dict[str, Any]]]
+) -> None:
+    """Once the transaction commits: moves the connections to their new rooms' groups (one
+    publish on the meeting's fan-out channel, in the same stream as the rooms' events: no event
+    of the new room published after it misses them, none of the old room reaches them), then
+    sends the control messages (``(group, fields)``, over the channel layer) that tell each
+    consumer, concurrently but bounded."""
+    moves = [
+        (r.channel_name, room_group(meeting_id, r.old_room) if r.old_room else None, room_group(meeting_id, r.new_room))
+        for r in regroups
+    ]
 
     async def run(layer: Any) -> None:
-        await _bounded(
-            [
-                *(layer.group_discard(room_group(r.old_room), r.channel_name) for r in regroups if r.old_room),
-                *(layer.group_add(room_group(r.new_room), r.channel_name) for r in regroups),
-            ]
-        )
         await _bounded([layer.group_send(group, {"type": "room.control", **fields}) for group, fields in controls])
 
     def send() -> None:
+        fanout.regroup_sync(meeting_id, moves)
         layer = get_channel_layer()
         if layer is not None:
             async_to_sync(run)(layer)

@@ -25,10 +25,11 @@ from rooms.events import control_on_commit, meeting_group, participant_group, se
 from rooms.permissions import Action, actor_of, check, check_target
 from rooms.presence import (
     admit,
+    free_places,
     in_room,
     leave,
     mark_live,
-    notify_waiting_list,
+    notify_waiting,
     other_in_meeting,
     room_participants,
 )
@@ -64,25 +65,47 @@ def _ban(target: Participant, reason: BanReason) -> None:
     )
 
 
+def _meeting_full(admitted: int, waiting: int) -> ProtocolError:
+    done = f"{admitted} admitted; " if admitted else ""
+    return ProtocolError(
+        "meeting_full", f"The meeting is full: {done}{waiting} still waiting (its limit is max_participants)."
+    )
+
+
 @transaction.atomic
 def do_admit(host_id: uuid.UUID, target_id: uuid.UUID) -> None:
     host = acting(host_id)
-    mark_live(Meeting.objects.get(pk=host.meeting_id))
-    admit(_waiting(host.meeting_id, target_id))
-    notify_waiting_list(host.meeting_id)
+    # The meeting's row lock serialises admissions and joins, so the limit holds exactly.
+    meeting = Meeting.objects.select_for_update().get(pk=host.meeting_id)
+    target = _waiting(host.meeting_id, target_id)
+    if free_places(meeting) == 0:
+        raise _meeting_full(0, 1)
+    mark_live(meeting)
+    admit(target)
+    notify_waiting(host.meeting_id, left=[target.id])
 
 
-@transaction.atomic
 def do_admit_all(host_id: uuid.UUID) -> None:
-    host = acting(host_id)
-    waiting = (
-        Participant.objects.select_for_update(of=("self",))
-        .select_related("meeting", "user")
-        .filter(meeting_id=host.meeting_id, state=ParticipantState.WAITING)
-    )
-    for target in waiting.order_by("created_at"):
-        admit(target)
-    notify_waiting_list(host.meeting_id)
+    """Admits everyone waiting, first come first in, as far as the meeting has places; when it
+    is full, the rest keep waiting and the host is told (``meeting_full``)."""
+    with transaction.atomic():
+        host = acting(host_id)
+        meeting = Meeting.objects.select_for_update().get(pk=host.meeting_id)
+        waiting = list(
+            Participant.objects.select_for_update(of=("self",))
+            .select_related("meeting", "user")
+            .filter(meeting_id=host.meeting_id, state=ParticipantState.WAITING)
+            .order_by("created_at")
+        )
+        places = free_places(meeting)
+        admitted = waiting[:places]
+        if admitted:
+            mark_live(meeting)
+        for target in admitted:
+            admit(target)
+        notify_waiting(host.meeting_id, left=[target.id for target in admitted])
+    if len(admitted) < len(waiting):
+        raise _meeting_full(len(admitted), len(waiting) - len(admitted))
 
 
 @transaction.atomic
@@ -108,7 +131,7 @@ def _mute(host: Participant, target: Participant) -> None:
         target.audio = False
         target.save(update_fields=["audio"])
         if target.room_id is not None:
-            send_to_room_on_commit(target.room_id, events.media_state(target, by=host.id))
+            send_to_room_on_commit(target.meeting_id, target.room_id, events.media_state(target, by=host.id))
 
 
 @transaction.atomic
@@ -155,9 +178,8 @@ def do_make_cohost(host_id: uuid.UUID, target_id: uuid.UUID) -> None:
     target.role = ParticipantRole.COHOST
     target.save(update_fields=["role"])
     if target.room_id is not None:
-        send_to_room_on_commit(target.room_id, events.roster_updated(target))
+        send_to_room_on_commit(target.meeting_id, target.room_id, events.roster_updated(target))
     control_on_commit(participant_group(target.id), "role", role=target.role)
-    notify_waiting_list(target.meeting_id)
 
 
 @transaction.atomic

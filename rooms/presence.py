@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -180,13 +180,22 @@ def hands_order(room_id: int) -> list[str]:
     return [str(pid) for pid in raised.values_list("id", flat=True)]
 
 
-def notify_waiting_list(meeting_id: int) -> None:
-    waiting = events.roster_json(waiting_participants(meeting_id))
-    send_on_commit(hosts_group(meeting_id), events.waiting_list(waiting))
+def notify_waiting(meeting_id: int, *, joined: Sequence[Participant] = (), left: Sequence[uuid.UUID] = ()) -> None:
+    """Tells the hosts who came into or went out of the waiting room: a delta, not the whole
+    list (hosts get the list once, as ``waiting.list``, when they become hosts)."""
+    if joined or left:
+        event = events.waiting_changed([events.participant_json(p) for p in joined], [str(pid) for pid in left])
+        send_on_commit(hosts_group(meeting_id), event)
 
 
-def notify_hands(room_id: int) -> None:
-    send_to_room_on_commit(room_id, events.hand(hands_order(room_id)))
+def free_places(meeting: Meeting) -> int:
+    """How many more people the meeting takes (``max_participants``; hosts count too). Exact
+    only while the caller holds the meeting's row lock, as joins and admissions do."""
+    return max(0, meeting.max_participants - joined_participants(meeting.pk).count())
+
+
+def notify_hands(meeting_id: int, room_id: int) -> None:
+    send_to_room_on_commit(meeting_id, room_id, events.hand(hands_order(room_id)))
 
 
 def notify_breakouts(meeting_id: int) -> None:
@@ -401,7 +410,7 @@ def do_join(
     token = _new_resume_token(participant)
     if waiting:
         participant.save()
-        notify_waiting_list(meeting.pk)
+        notify_waiting(meeting.pk, joined=[participant])
         return JoinOutcome(participant.id, meeting.pk, role, True, token, None, None)
     participant.room = entry_room(meeting, participant, _user_email(user))
     participant.save()
@@ -414,7 +423,7 @@ def do_join(
 
 def _announce_entry(participant: Participant) -> None:
     assert participant.room is not None
-    send_to_room_on_commit(participant.room.pk, events.roster_joined(participant))
+    send_to_room_on_commit(participant.meeting_id, participant.room.pk, events.roster_joined(participant))
     if not participant.room.is_main or plan_of(participant.meeting_id).is_open:
         notify_breakouts(participant.meeting_id)
 
@@ -458,7 +467,7 @@ def _take_host_back(meeting_id: int, owner: Participant) -> None:
 
 def _announce_role(participant: Participant) -> None:
     if participant.room_id is not None:
-        send_to_room_on_commit(participant.room_id, events.roster_updated(participant))
+        send_to_room_on_commit(participant.meeting_id, participant.room_id, events.roster_updated(participant))
     control_on_commit(participant_group(participant.id), "role", role=participant.role)
 
 
@@ -509,11 +518,11 @@ def leave(participant: Participant, reason: LeaveReason) -> None:
     )  # fmt: skip
     meeting_id = participant.meeting_id
     if was_waiting or room_id is None:
-        notify_waiting_list(meeting_id)
+        notify_waiting(meeting_id, left=[participant.id])
         return
-    send_to_room_on_commit(room_id, events.roster_left(participant.id, str(reason)))
+    send_to_room_on_commit(meeting_id, room_id, events.roster_left(participant.id, str(reason)))
     if had_hand:
-        notify_hands(room_id)
+        notify_hands(meeting_id, room_id)
     if participant.role == ParticipantRole.HOST:
         ensure_a_host(meeting_id)
     if not room_participants(room_id).exists():
@@ -582,23 +591,23 @@ def move(moves: Iterable[Move], meeting: Meeting) -> None:
         controls.append(
             (participant_group(participant.id), {"action": "moved", "room": item.to.pk, "snapshot": snapshot})
         )
-    events.regroup_then_control_on_commit(regroups, controls)
+    events.regroup_then_control_on_commit(meeting.pk, regroups, controls)
     for room_id, left_ids in left.items():
         if len(left_ids) == 1:
-            send_to_room_on_commit(room_id, events.roster_left(uuid.UUID(left_ids[0]), "moved"))
+            send_to_room_on_commit(meeting.pk, room_id, events.roster_left(uuid.UUID(left_ids[0]), "moved"))
         else:
-            send_to_room_on_commit(room_id, events.roster_batch([], left_ids, "moved"))
+            send_to_room_on_commit(meeting.pk, room_id, events.roster_batch([], left_ids, "moved"))
         if not room_participants(room_id).exists():
             Room.objects.filter(pk=room_id, topology=Topology.SFU).update(topology=Topology.MESH)
     for room_id, people in entered.items():
         if len(people) == 1:
-            send_to_room_on_commit(room_id, events.roster_joined(people[0]))
+            send_to_room_on_commit(meeting.pk, room_id, events.roster_joined(people[0]))
         else:
             send_to_room_on_commit(
-                room_id, events.roster_batch([events.participant_json(p) for p in people], [], "moved")
+                meeting.pk, room_id, events.roster_batch([events.participant_json(p) for p in people], [], "moved")
             )
     for room_id in hands:
-        notify_hands(room_id)
+        notify_hands(meeting.pk, room_id)
     notify_breakouts(meeting.pk)
 
 

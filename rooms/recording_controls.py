@@ -86,7 +86,7 @@ def begin(meeting_id: int, user_id: int | None) -> int:
 
 @transaction.atomic
 def announce(meeting_id: int, by: uuid.UUID | None) -> None:
-    send_to_room_on_commit(main_room(meeting_id).pk, events.recording(recording_state(meeting_id), by))
+    send_to_room_on_commit(meeting_id, main_room(meeting_id).pk, events.recording(recording_state(meeting_id), by))
 
 
 @transaction.atomic

@@ -43,7 +43,7 @@ def do_set_topology(room_id: int, topology: Topology) -> bool:
         return False
     room.topology = topology
     room.save(update_fields=["topology"])
-    send_to_room_on_commit(room_id, events.media_topology(media_config(topology)))
+    send_to_room_on_commit(room.meeting_id, room_id, events.media_topology(media_config(topology)))
     return True
 
 

@@ -5,17 +5,18 @@ for real (the meeting row locked, people joined through ``rooms.presence.do_join
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import msgpack  # type: ignore[import-untyped]
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+import redis
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
@@ -36,7 +37,7 @@ from meetings.models import (
     Room,
     RoomKind,
 )
-from rooms import breakout_setup
+from rooms import breakout_setup, fanout
 from rooms import presence as room
 from rooms.breakout_state import main_room
 from rooms.breakouts import lock_meeting
@@ -835,22 +836,35 @@ class TestTheMeetingEnding:
         assert breakout_names(meeting) == ["Room 1", "Room 2"]
 
 
-def received(channel: str, timeout: float = 5) -> dict[str, Any]:
-    layer = get_channel_layer()
-    assert layer is not None
-    message = async_to_sync(asyncio.wait_for)(layer.receive(channel), timeout)
-    assert isinstance(message, dict)
-    return message
+@dataclass
+class MeetingListener:
+    """What a web process's fan-out hub hears of a meeting: a real subscription to the
+    meeting's channel on the test Redis."""
+
+    pubsub: Any
+    group: str
+
+    def received(self, timeout: float = 5) -> dict[str, Any]:
+        """The next message published for the meeting's group."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            raw = self.pubsub.get_message(ignore_subscribe_messages=True, timeout=0.2)
+            if raw is not None and raw["type"] == "message":
+                envelope = msgpack.unpackb(raw["data"], raw=False)
+                if envelope.get("g") == self.group:
+                    return dict(envelope["m"])
+        raise AssertionError(f"nothing published for {self.group} within {timeout} s")
 
 
 @pytest.fixture
-def meeting_listener(meeting: Meeting) -> str:
-    """A channel in the meeting's group on the real channel layer, as each connection is."""
-    layer = get_channel_layer()
-    assert layer is not None
-    channel: str = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(meeting_group(meeting.pk), channel)
-    return channel
+def meeting_listener(meeting: Meeting) -> Iterator[MeetingListener]:
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    pubsub = client.pubsub()  # type: ignore[no-untyped-call]
+    pubsub.subscribe(fanout.channel_name(meeting.pk))
+    assert pubsub.get_message(timeout=5)["type"] == "subscribe"
+    yield MeetingListener(pubsub, meeting_group(meeting.pk))
+    pubsub.close()
+    client.close()
 
 
 class TestBroadcast:
@@ -859,7 +873,7 @@ class TestBroadcast:
         owner: User,
         owner_api: APIClient,
         meeting: Meeting,
-        meeting_listener: str,
+        meeting_listener: MeetingListener,
         django_capture_on_commit_callbacks: Capture,
     ) -> None:
         profile = profile_of(owner)
@@ -867,7 +881,7 @@ class TestBroadcast:
         profile.save()
         with django_capture_on_commit_callbacks(execute=True):
             ok(call(owner_api, "post", meeting, "broadcast/", {"text": "  Five more minutes "}))
-        event = received(meeting_listener)["event"]
+        event = meeting_listener.received()["event"]
         assert {key: event[key] for key in ("type", "from", "from_name", "text")} == {
             "type": "broadcast",
             "from": str(breakout_setup.NOBODY),
@@ -880,13 +894,13 @@ class TestBroadcast:
         member: User,
         member_api: APIClient,
         open_meeting: Meeting,
-        meeting_listener: str,
+        meeting_listener: MeetingListener,
         django_capture_on_commit_callbacks: Capture,
     ) -> None:
         host = enter(open_meeting, member, name="Marco")
         with django_capture_on_commit_callbacks(execute=True):
             ok(call(member_api, "post", open_meeting, "broadcast/", {"text": "Wrap up"}))
-        event = received(meeting_listener)["event"]
+        event = meeting_listener.received()["event"]
         assert (event["from"], event["from_name"], event["text"]) == (str(host.pk), "Marco", "Wrap up")
 
     @pytest.mark.parametrize("text", ["", "   ", "x" * 501, "bell\x07"])

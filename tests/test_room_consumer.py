@@ -67,8 +67,9 @@ class TestJoin:
         await host.expect("waiting.list", waiting=[])
         guest = await RoomClient.connect(meeting.code, outsider, name="guest")
         waiting = await guest.knock()
-        listed = await host.expect("waiting.list")
-        assert [p["id"] for p in listed["waiting"]] == [waiting["participant_id"]]
+        listed = await host.expect("waiting.changed")
+        assert [p["id"] for p in listed["joined"]] == [waiting["participant_id"]]
+        assert listed["left"] == []
         # Someone waiting sees nothing of the room and cannot act in it.
         await guest.send({"type": "chat.send", "text": "let me in"})
         await guest.expect_error("not_joined")
@@ -76,7 +77,7 @@ class TestJoin:
         joined = await guest.expect("joined")
         assert {p["id"] for p in joined["roster"]} == {host.joined["you"]["id"], waiting["participant_id"]}
         assert (await host.expect("roster.joined"))["participant"]["name"] == "oscar"
-        assert (await host.expect("waiting.list"))["waiting"] == []
+        assert (await host.expect("waiting.changed"))["left"] == [waiting["participant_id"]]
 
     async def test_an_attendee_cannot_admit(self, meeting: Meeting, owner: User, outsider: User) -> None:
         await save(meeting, waiting_room=False)
@@ -492,16 +493,16 @@ class TestReconnect:
         await host.expect("waiting.list", waiting=[])
         guest = await RoomClient.connect(meeting.code, outsider, name="guest")
         waiting = await guest.knock()
-        await host.expect("waiting.list")
+        await host.expect("waiting.changed")
         await host.send({"type": "host.admit", "participant_id": waiting["participant_id"]})
         admitted = await guest.expect("joined")
         await host.expect("roster.joined")
-        await host.expect("waiting.list", waiting=[])
+        await host.expect("waiting.changed", left=[waiting["participant_id"]])
         await guest.close()
         back = await RoomClient.connect(meeting.code, outsider, name="back")
         joined = await back.join(resume_token=admitted["resume_token"])
         assert joined["you"]["id"] == waiting["participant_id"]
-        await host.assert_silent({"roster.left", "roster.joined", "waiting.list"}, wait=0.5)
+        await host.assert_silent({"roster.left", "roster.joined", "waiting.list", "waiting.changed"}, wait=0.5)
 
     async def test_a_token_does_not_work_for_someone_else(self, meeting: Meeting, owner: User, outsider: User) -> None:
         await open_room(meeting)
@@ -656,13 +657,51 @@ class TestRefusals:
         await host.join()
         first = await RoomClient.connect(meeting.code, outsider, name="first")
         second = await RoomClient.connect(meeting.code, await sync_to_async(make_user)(), name="second")
-        await first.knock()
-        await second.knock()
-        await host.expect("waiting.list")
+        knocked = [(await first.knock())["participant_id"], (await second.knock())["participant_id"]]
+        for person in knocked:
+            assert [p["id"] for p in (await host.expect("waiting.changed"))["joined"]] == [person]
         await host.send({"type": "host.admit_all"})
         await first.expect("joined")
         await second.expect("joined")
-        await host.expect("waiting.list", waiting=[])
+        admitted = await host.expect("waiting.changed")
+        assert sorted(admitted["left"]) == sorted(knocked)
+        assert admitted["joined"] == []
+        await host.assert_silent({"error"})
+
+    async def test_admitting_stops_at_max_participants_and_the_rest_keep_waiting(
+        self, meeting: Meeting, owner: User
+    ) -> None:
+        await sync_to_async(save_meeting)(meeting, max_participants=2)
+        host = await RoomClient.connect(meeting.code, owner, name="host")
+        await host.join()
+        knocking = [
+            await RoomClient.connect(meeting.code, await sync_to_async(make_user)(), name=f"k{n}") for n in range(3)
+        ]
+        ids = [(await client.knock())["participant_id"] for client in knocking]
+        for _ in ids:
+            await host.expect("waiting.changed")
+        await host.send({"type": "host.admit_all"})
+        await knocking[0].expect("joined")
+        assert (await host.expect("waiting.changed"))["left"] == [ids[0]]
+        full = await host.expect_error("meeting_full")
+        assert "1 admitted; 2 still waiting" in full["message"]
+        # Full now: one by one is refused too, and nothing changed.
+        await host.send({"type": "host.admit", "participant_id": ids[1]})
+        await host.expect_error("meeting_full")
+        await host.send({"type": "host.admit_all"})
+        await host.expect_error("meeting_full")
+        for client in knocking[1:]:
+            await client.assert_silent({"joined"})
+        states = await sync_to_async(
+            lambda: dict(Participant.objects.filter(pk__in=ids).values_list("display_name", "state"))
+        )()
+        assert sorted(states.values()) == [ParticipantState.JOINED, ParticipantState.WAITING, ParticipantState.WAITING]
+        # A place frees up: the next one gets in.
+        await knocking[0].send({"type": "leave"})
+        await host.expect("roster.left")
+        await host.send({"type": "host.admit", "participant_id": ids[1]})
+        await knocking[1].expect("joined")
+        assert (await host.expect("waiting.changed"))["left"] == [ids[1]]
 
 
 class TestSfuMedia:

@@ -69,6 +69,18 @@ export class Roster extends EventTarget {
     this.changed(before ? "updated" : "joined");
   }
 
+  /** A `roster.batch`: these people entered and those left at once (one "batch" change). */
+  applyBatch(joined, leftIds) {
+    for (const participant of joined) {
+      this.participants.set(participant.id, { ...this.participants.get(participant.id), ...participant });
+    }
+    for (const id of leftIds) {
+      if (id !== this.selfId) this.participants.delete(id);
+    }
+    this.hands = this.hands.filter((h) => this.participants.has(h));
+    this.changed("batch");
+  }
+
   remove(id) {
     if (!this.participants.delete(id)) return;
     this.hands = this.hands.filter((h) => h !== id);
@@ -94,6 +106,13 @@ export class Roster extends EventTarget {
 
   setWaiting(list) {
     this.waiting = list;
+    this.changed("waiting");
+  }
+
+  // A delta of the waiting room (waiting.changed): who came, who went (admitted, denied, gone).
+  changeWaiting(joined, leftIds) {
+    const gone = new Set([...leftIds, ...joined.map((p) => p.id)]);
+    this.waiting = [...this.waiting.filter((p) => !gone.has(p.id)), ...joined];
     this.changed("waiting");
   }
 

@@ -158,6 +158,9 @@ export class MeetingSession extends EventTarget {
       case "waiting.list":
         this.roster.setWaiting(message.waiting || []);
         break;
+      case "waiting.changed":
+        this.roster.changeWaiting(message.joined || [], message.left || []);
+        break;
       case "recording":
         this.roster.setRecording(message.active);
         this.emit("recording", message);
