@@ -38,8 +38,10 @@ from rooms.sfu_relay import SfuSession, fall_back_to_mesh, move_to_sfu_if_needed
 logger = logging.getLogger(__name__)
 
 CLOSE_NORMAL = 1000
-CLOSE_POLICY = 1008
-CLOSE_TOO_BIG = 1009
+# Application close codes (4000-4999, after the HTTP status): autobahn refuses to send 1008 /
+# 1009 on the application's behalf (it raised, and the socket closed with 1011).
+CLOSE_POLICY = 4429
+CLOSE_TOO_BIG = 4413
 CLOSE_REPLACED = 4409
 CLOSE_TOO_SLOW = 4408
 MAX_PASSCODE_FAILURES = 5
@@ -192,7 +194,7 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
             return
         try:
             content = json.loads(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested thousands of levels deep
             await self.send_json(error_message("bad_json", "The message is not valid JSON."))
             return
         try:

@@ -20,6 +20,7 @@ from accounts.models import User
 from meetings.models import Meeting
 from tests.factories import make_meeting, make_user
 from tests.sfu_workers import SfuWorker, SfuWorkers
+from tests.web_servers import WebProcess
 
 
 @pytest.fixture(autouse=True)
@@ -119,3 +120,17 @@ def sfu_workers(tmp_path: Path) -> Iterator[SfuWorkers]:
 @pytest.fixture
 def sfu_worker(sfu_workers: SfuWorkers) -> SfuWorker:
     return sfu_workers.start()
+
+
+@pytest.fixture
+def servers(tmp_path: Path) -> Iterator[list[WebProcess]]:
+    """Web processes a test starts (tests/web_servers.py): stopped at the end, and their logs
+    must hold no unhandled exception."""
+    started: list[WebProcess] = []
+    yield started
+    for server in started:
+        server.stop()
+    for server in started:
+        print(f"--- {server.log.name} (tail) ---\n{server.log_text()[-3000:]}")  # shown when a test fails
+        crashes = server.log_text().count("Exception inside application")
+        assert crashes == 0, f"{server.log.name}: {crashes} unhandled exception(s)"

@@ -589,7 +589,7 @@ class TestBadInput:
         await open_room(meeting)
         host, other = await host_and_guest(meeting, owner, outsider)
         await other.send_text('{"type": "ping", "id": "' + "x" * 70000 + '"}')
-        assert await other.expect_closed() == 1009
+        assert await other.expect_closed() == 4413
         await host.send({"type": "ping", "id": "1"})
         await host.expect("pong", id="1")
 
@@ -601,7 +601,7 @@ class TestBadInput:
         for index in range(200):
             await other.send({"type": "ping", "id": str(index)})
         await other.expect_error("rate_limited")
-        assert await other.expect_closed() == 1008
+        assert await other.expect_closed() == 4429
         await host.send({"type": "chat.send", "text": "unaffected"})
         await host.expect("chat.message", text="unaffected")
 

@@ -9,50 +9,27 @@ Real parts only: daphne processes on the test database, the channel layer on the
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import time
-from collections.abc import Iterator
-from importlib import import_module
 from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.test import Client
 
 from accounts.models import User
 from meetings.models import Meeting
 from tests.factories import save_meeting
-from tests.web_servers import Peer, WebProcess, healthy, start_daphne, start_launcher, started_pids
+from tests.web_servers import (
+    Peer,
+    WebProcess,
+    guest_cookie,
+    healthy,
+    session_cookie,
+    start_daphne,
+    start_launcher,
+    started_pids,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def servers(tmp_path: Path) -> Iterator[list[WebProcess]]:
-    started: list[WebProcess] = []
-    yield started
-    for server in started:
-        server.stop()
-    for server in started:
-        print(f"--- {server.log.name} (tail) ---\n{server.log_text()[-3000:]}")  # shown when a test fails
-        crashes = server.log_text().count("Exception inside application")
-        assert crashes == 0, f"{server.log.name}: {crashes} unhandled exception(s)"
-
-
-def session_cookie(user: User) -> str:
-    browser = Client()
-    browser.force_login(user)
-    name = settings.SESSION_COOKIE_NAME
-    return f"{name}={browser.cookies[name].value}"
-
-
-def guest_cookie() -> str:
-    """A guest's browser session, as the meeting page starts it (``guest_key``)."""
-    session = import_module(settings.SESSION_ENGINE).SessionStore()
-    session["guest_key"] = secrets.token_urlsafe(16)
-    session.create()
-    return f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
 
 
 def texts(messages: list[dict[str, object]]) -> list[object]:

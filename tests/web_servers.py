@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -12,13 +13,17 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
+from django.test import Client
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Origin
 
+from accounts.models import User
 from tests.subprocesses import free_port, server_database_url, server_environment
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -200,3 +205,18 @@ class Peer:
 
     def close(self) -> None:
         self.ws.close()
+
+
+def session_cookie(user: User) -> str:
+    browser = Client()
+    browser.force_login(user)
+    name = settings.SESSION_COOKIE_NAME
+    return f"{name}={browser.cookies[name].value}"
+
+
+def guest_cookie() -> str:
+    """A guest's browser session, as the meeting page starts it (``guest_key``)."""
+    session = import_module(settings.SESSION_ENGINE).SessionStore()
+    session["guest_key"] = secrets.token_urlsafe(16)
+    session.create()
+    return f"{settings.SESSION_COOKIE_NAME}={session.session_key}"

@@ -6,7 +6,7 @@
 // "reconnecting" (detail: {attempt, delay}).
 
 // Close codes after which reconnecting is pointless or wrong (protocol.md, "Close codes").
-const FINAL_CLOSE_CODES = new Set([1000, 1008, 1009, 4403, 4404, 4409]);
+const FINAL_CLOSE_CODES = new Set([1000, 1009, 4403, 4404, 4409, 4413, 4429]);
 const PING_INTERVAL_MS = 25_000;
 const MAX_BACKOFF_MS = 8_000;
 
