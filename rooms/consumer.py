@@ -101,8 +101,11 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         await super().dispatch(message)
 
     async def send_json(self, content: Any, close: bool = False) -> None:
+        await self.send_text(await self.encode_json(content), close=close)
+
+    async def send_text(self, text: str, close: bool = False) -> None:
         try:
-            await super().send_json(content, close=close)
+            await self.send(text_data=text, close=close)
         except (OSError, Disconnected):
             # The client went away while an event was on its way to it; websocket.disconnect
             # (and the usual bookkeeping) follows. Not a failure of this connection's handling.
@@ -588,7 +591,8 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         elif kind == "roster.batch":
             self.present_ids.difference_update(event["left"])
             self.present_ids.update(p["id"] for p in event["joined"])
-        await self.send_json(event)
+        text = message.get("text")  # encoded once by the fan-out hub for all its sockets
+        await self.send_text(text) if text is not None else await self.send_json(event)
 
     async def room_control(self, message: dict[str, Any]) -> None:
         action = message["action"]

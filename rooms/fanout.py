@@ -29,6 +29,7 @@ stalled browser costs the room nothing.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 import weakref
@@ -312,6 +313,10 @@ class Hub:
                 self.meetings[meeting_id] = self.meetings.get(meeting_id, 0) + 1
 
     def _deliver(self, channels: Iterable[str], message: dict[str, Any]) -> None:
+        """Queues the message for each local socket; a client event is JSON-encoded here once,
+        not once per socket (``text``; the consumer sends it as it is)."""
+        if message.get("type") == "room.event" and "text" not in message:
+            message = {**message, "text": json.dumps(message["event"])}
         for channel in list(channels):
             member = self.members.get(channel)
             if member is not None:

@@ -6,6 +6,7 @@ to the sockets of that group only; busy rooms' roster changes coalesced; moves; 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -103,10 +104,14 @@ async def members(hub: Hub, group: str, count: int, prefix: str) -> list[asyncio
 
 
 async def drain(queue: asyncio.Queue[dict[str, Any]], wait: float = 0.5) -> list[dict[str, Any]]:
+    """What a socket's queue got, each client event's ready-made JSON checked and taken off."""
     got = []
     try:
         while True:
-            got.append(await asyncio.wait_for(queue.get(), wait))
+            message = dict(await asyncio.wait_for(queue.get(), wait))
+            if message["type"] == "room.event":
+                assert json.loads(message.pop("text")) == message["event"]
+            got.append(message)
     except TimeoutError:
         return got
 
