@@ -48,6 +48,8 @@ MAX_PASSCODE_FAILURES = 5
 MAX_RATE_LIMIT_STRIKES = 20
 #: Events of another room kept while a move to it may be under way.
 AHEAD_EVENTS = 200
+#: Participants in ``joined`` (and in each ``roster.batch`` that completes a bigger roster).
+SNAPSHOT_CHUNK = 250
 
 Handler = Callable[[Any], Awaitable[None]]
 
@@ -354,7 +356,19 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         payload: Joined = {**snapshot}
         if resume_token is not None:
             payload["resume_token"] = resume_token
-        await self.send_json(payload)
+        roster = snapshot["roster"]
+        if len(roster) > SNAPSHOT_CHUNK:
+            # A big room: `joined` carries the first part of the roster (you first), the rest
+            # follows in `roster.batch` chunks, so no single frame holds a 1,000-person list.
+            you = str(self.participant_id)
+            ordered = sorted(roster, key=lambda person: person["id"] != you)
+            payload["roster"], rest = ordered[:SNAPSHOT_CHUNK], ordered[SNAPSHOT_CHUNK:]
+            payload["roster_total"] = len(roster)
+            await self.send_json(payload)
+            for start in range(0, len(rest), SNAPSHOT_CHUNK):
+                await self.send_json(events.roster_batch(rest[start : start + SNAPSHOT_CHUNK], [], "snapshot"))
+        else:
+            await self.send_json(payload)
         # Events of this room that came before the move did (the server put this connection in
         # the room's group before telling it): after the snapshot, as if they had come after.
         ahead, self.ahead = list(self.ahead), deque(maxlen=AHEAD_EVENTS)

@@ -194,6 +194,7 @@ class Joined(TypedDict):
     recording: RecordingStateJson
     breakouts: JoinedBreakoutsJson
     resume_token: NotRequired[str]
+    roster_total: NotRequired[int]
 
 
 @with_config(FORBID)

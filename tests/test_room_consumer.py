@@ -47,6 +47,31 @@ async def host_and_guest(meeting: Meeting, owner: User, outsider: User) -> tuple
 
 
 class TestJoin:
+    async def test_a_big_rooms_roster_comes_in_chunks_you_first(
+        self, meeting: Meeting, owner: User, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr("rooms.consumer.SNAPSHOT_CHUNK", 2)
+        await open_room(meeting, allow_guests=True)
+        host = await RoomClient.connect(meeting.code, owner, name="host")
+        await host.join()
+        early = []
+        for name in ("ann", "bob", "cy"):
+            client = await RoomClient.connect(meeting.code, guest_key=f"key-{name}", name=name)
+            await client.join(display_name=name)
+            early.append(client)
+        late = await RoomClient.connect(meeting.code, guest_key="key-dee", name="dee")
+        joined = await late.join(display_name="Dee")
+        assert joined["roster_total"] == 5
+        assert len(joined["roster"]) == 2
+        assert joined["roster"][0]["id"] == joined["you"]["id"]
+        chunks = [await late.expect("roster.batch", reason="snapshot") for _ in range(2)]
+        assert [len(chunk["joined"]) for chunk in chunks] == [2, 1]
+        everyone = {p["id"] for p in joined["roster"]} | {p["id"] for c in chunks for p in c["joined"]}
+        assert everyone == {host.id, late.id, *(client.id for client in early)}
+        # The rest of the roster counts for signalling too: the newcomer may signal anyone.
+        await late.send({"type": "signal", "to": host.id, "kind": "restart", "data": {}})
+        assert (await host.expect("signal"))["from"] == late.id
+
     async def test_the_host_enters_directly_and_sees_the_room(self, meeting: Meeting, owner: User) -> None:
         host = await RoomClient.connect(meeting.code, owner)
         assert host.hello["you"]["as_host"] is True
