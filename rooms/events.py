@@ -201,6 +201,7 @@ class Joined(TypedDict):
 class RosterJoined(TypedDict):
     type: Literal["roster.joined"]
     participant: ParticipantJson
+    count: NotRequired[int]
 
 
 @with_config(FORBID)
@@ -208,6 +209,7 @@ class RosterLeft(TypedDict):
     type: Literal["roster.left"]
     participant_id: str
     reason: str
+    count: NotRequired[int]
 
 
 @with_config(FORBID)
@@ -217,6 +219,7 @@ class RosterBatch(TypedDict):
     left: list[str]
     reason: str
     updated: NotRequired[list[ParticipantJson]]
+    count: NotRequired[int]
 
 
 @with_config(FORBID)
@@ -489,16 +492,20 @@ def waiting(participant_id: uuid.UUID) -> Waiting:
     return {"type": "waiting", "participant_id": str(participant_id)}
 
 
-def roster_joined(participant: Participant) -> RosterJoined:
-    return {"type": "roster.joined", "participant": participant_json(participant)}
+def roster_joined(participant: Participant, count: int) -> RosterJoined:
+    """``count``: how many people are in the room now (also sizes the fan-out's batching)."""
+    return {"type": "roster.joined", "participant": participant_json(participant), "count": count}
 
 
-def roster_left(participant_id: uuid.UUID, reason: str) -> RosterLeft:
-    return {"type": "roster.left", "participant_id": str(participant_id), "reason": reason}
+def roster_left(participant_id: uuid.UUID, reason: str, count: int) -> RosterLeft:
+    return {"type": "roster.left", "participant_id": str(participant_id), "reason": reason, "count": count}
 
 
-def roster_batch(joined: list[ParticipantJson], left: list[str], reason: str) -> RosterBatch:
-    return {"type": "roster.batch", "joined": joined, "left": left, "reason": reason}
+def roster_batch(joined: list[ParticipantJson], left: list[str], reason: str, count: int | None = None) -> RosterBatch:
+    batch: RosterBatch = {"type": "roster.batch", "joined": joined, "left": left, "reason": reason}
+    if count is not None:
+        batch["count"] = count
+    return batch
 
 
 def roster_updated(participant: Participant) -> RosterUpdated:

@@ -86,12 +86,15 @@ class RosterBatch:
     updated or left); ``joined`` then ``updated`` stays ``joined`` with the newer data."""
 
     changes: dict[str, tuple[str, Any]] = field(default_factory=dict)  # id -> (op, participant | reason)
+    count: int | None = None  # people in the room after the latest change
 
     def __bool__(self) -> bool:
         return bool(self.changes)
 
     def add(self, event: dict[str, Any]) -> None:
         kind = event["type"]
+        if "count" in event:
+            self.count = event["count"]
         if kind == "roster.joined":
             self._put(event["participant"]["id"], "joined", event["participant"])
         elif kind == "roster.updated":
@@ -121,6 +124,7 @@ class RosterBatch:
             if op == "left":
                 left.setdefault(str(value), []).append(person_id)
         self.changes = {}
+        count, self.count = self.count, None
         batches: list[dict[str, Any]] = []
         for reason, ids in left.items() or [("joined", [])]:
             batch: dict[str, Any] = {"type": "roster.batch", "joined": joined, "left": ids, "reason": reason}
@@ -128,7 +132,10 @@ class RosterBatch:
                 batch["updated"] = updated
             batches.append(batch)
             joined, updated = [], []
-        return [batch for batch in batches if batch["joined"] or batch["left"] or batch.get("updated")]
+        batches = [batch for batch in batches if batch["joined"] or batch["left"] or batch.get("updated")]
+        if batches and count is not None:
+            batches[-1]["count"] = count
+        return batches
 
 
 # --- the hub --------------------------------------------------------------------------------------
@@ -288,7 +295,9 @@ class Hub:
         event = message.get("event") if message.get("type") == "room.event" else None
         kind = event.get("type") if isinstance(event, dict) else None
         if group.startswith("room.") and kind in ROSTER_TYPES:
-            self._coalesce(group, message, len(local))
+            assert isinstance(event, dict)
+            # Sized by the whole room (the event's count), not by this process's share of it.
+            self._coalesce(group, message, max(len(local), int(event.get("count") or 0)))
             return
         if kind in PERSON_EVENTS:
             self._flush(group)

@@ -19,7 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.db.models import Case, Count, IntegerField, QuerySet, Value, When
 from django.http import Http404
 from django.utils import timezone
 
@@ -423,7 +423,8 @@ def do_join(
 
 def _announce_entry(participant: Participant) -> None:
     assert participant.room is not None
-    send_to_room_on_commit(participant.meeting_id, participant.room.pk, events.roster_joined(participant))
+    count = room_participants(participant.room.pk).count()
+    send_to_room_on_commit(participant.meeting_id, participant.room.pk, events.roster_joined(participant, count))
     if not participant.room.is_main or plan_of(participant.meeting_id).is_open:
         notify_breakouts(participant.meeting_id)
 
@@ -520,7 +521,8 @@ def leave(participant: Participant, reason: LeaveReason) -> None:
     if was_waiting or room_id is None:
         notify_waiting(meeting_id, left=[participant.id])
         return
-    send_to_room_on_commit(meeting_id, room_id, events.roster_left(participant.id, str(reason)))
+    count = room_participants(room_id).count()
+    send_to_room_on_commit(meeting_id, room_id, events.roster_left(participant.id, str(reason), count))
     if had_hand:
         notify_hands(meeting_id, room_id)
     if participant.role == ParticipantRole.HOST:
@@ -592,20 +594,27 @@ def move(moves: Iterable[Move], meeting: Meeting) -> None:
             (participant_group(participant.id), {"action": "moved", "room": item.to.pk, "snapshot": snapshot})
         )
     events.regroup_then_control_on_commit(meeting.pk, regroups, controls)
+    counts = dict(
+        Participant.objects.filter(room_id__in={*left, *entered}, state=ParticipantState.JOINED)
+        .values_list("room_id")
+        .annotate(n=Count("id"))
+        .values_list("room_id", "n")
+    )
     for room_id, left_ids in left.items():
+        count = counts.get(room_id, 0)
         if len(left_ids) == 1:
-            send_to_room_on_commit(meeting.pk, room_id, events.roster_left(uuid.UUID(left_ids[0]), "moved"))
+            send_to_room_on_commit(meeting.pk, room_id, events.roster_left(uuid.UUID(left_ids[0]), "moved", count))
         else:
-            send_to_room_on_commit(meeting.pk, room_id, events.roster_batch([], left_ids, "moved"))
+            send_to_room_on_commit(meeting.pk, room_id, events.roster_batch([], left_ids, "moved", count))
         if not room_participants(room_id).exists():
             Room.objects.filter(pk=room_id, topology=Topology.SFU).update(topology=Topology.MESH)
     for room_id, people in entered.items():
+        count = counts.get(room_id, 0)
         if len(people) == 1:
-            send_to_room_on_commit(meeting.pk, room_id, events.roster_joined(people[0]))
+            send_to_room_on_commit(meeting.pk, room_id, events.roster_joined(people[0], count))
         else:
-            send_to_room_on_commit(
-                meeting.pk, room_id, events.roster_batch([events.participant_json(p) for p in people], [], "moved")
-            )
+            people_json = [events.participant_json(p) for p in people]
+            send_to_room_on_commit(meeting.pk, room_id, events.roster_batch(people_json, [], "moved", count))
     for room_id in hands:
         notify_hands(meeting.pk, room_id)
     notify_breakouts(meeting.pk)

@@ -16,7 +16,7 @@ def test_every_event_type_has_a_schema_and_is_documented() -> None:
 
 
 def test_a_valid_event_passes() -> None:
-    check_event(dict(events.roster_left(uuid.UUID(int=1), "left")))
+    check_event(dict(events.roster_left(uuid.UUID(int=1), "left", 3)))
     check_event(dict(events.error("invalid", "bad", field="text")))
 
 

@@ -237,3 +237,15 @@ async def test_leaving_the_last_group_of_a_meeting_ends_the_subscription(hubs: l
     assert hub.meetings == {}
     await hub.publish(GROUP, room_event(ROOM, {"type": "chat.message", "text": "nobody"}))
     assert await drain(queue, 0.3) == []
+
+
+@pytest.mark.asyncio
+async def test_the_window_follows_the_whole_rooms_count_not_this_processs_share(hubs: list[Hub]) -> None:
+    hub = hubs[0]
+    (queue,) = await members(hub, GROUP, 1, "m")  # one of this process's sockets in a room of 600
+    for n in range(5):
+        await hub.publish(GROUP, room_event(ROOM, {**joined(f"p{n}"), "count": 596 + n}))
+    got = await drain(queue, 2.5)
+    assert [m["event"]["type"] for m in got] == ["roster.joined", "roster.batch"]
+    assert [p["id"] for p in got[1]["event"]["joined"]] == ["p1", "p2", "p3", "p4"]
+    assert got[1]["event"]["count"] == 600
