@@ -46,6 +46,7 @@ from bench.machine import (
 )
 from bench.probes import free_port, http_status, log_counts, redis_command, redis_info, tail
 from bench.report import BenchError, log
+from conference.webserver import default_processes
 
 PRODUCT_MAX_PARTICIPANTS = 1000  # meetings.Meeting.max_participants is validated to 2..1000
 SERVER_PACKAGES = ("Django", "channels", "channels-redis", "daphne", "Twisted", "autobahn", "redis", "msgpack")
@@ -65,7 +66,10 @@ class StackOptions:
     def add_arguments(parser: argparse.ArgumentParser) -> None:
         """The stack's command-line options: --web-processes, --keep-temp, --server-log-level."""
         parser.add_argument(
-            "--web-processes", type=int, default=1, help="daphne processes; clients are spread over them (1)"
+            "--web-processes",
+            type=int,
+            default=default_processes(),
+            help="daphne processes, clients spread over them (default: one per usable core, as make run starts)",
         )
         parser.add_argument("--keep-temp", action="store_true", help="keep the temp dir (logs, database)")
         parser.add_argument(
