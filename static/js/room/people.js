@@ -2,16 +2,29 @@
 // waiting room, and the host controls (admit / deny, mute, mute all, remove, remove and ban,
 // make co-host, lower a hand, lock / unlock). Every control has an accessible name that names
 // the person it acts on ("Mute Ada", "Admit Grace", "More actions for Ada").
+//
+// A room of 1,000: the list of people is virtual (virtual-list.js: only the rows in view are in
+// the DOM), a search box narrows it by name, the count is the room's exact one (roster.total),
+// and roster changes re-render at most once per animation frame (frames.js).
 
 import { h, hueFor, initials, openMenuFor } from "./ui.js";
 import { icon } from "./icons.js";
+import { perFrame } from "./frames.js";
+import { VirtualList } from "./virtual-list.js";
 
 const ROLE_NAMES = { host: "Meeting host", cohost: "Co-host" };
+const ROW_HEIGHT = 56; // px, every row of the list (the "Big rooms" section of room.css)
 
 function avatar(participant) {
   const el = h("span", { class: "avatar-circle", "aria-hidden": "true", text: initials(participant.name) });
   el.style.setProperty("--hue", String(hueFor(participant.id)));
   return el;
+}
+
+/** What a person's row shows: it is built again when this changes. */
+function rowSignature(participant, roster) {
+  const { name, role, audio, video, screen, hand, guest } = participant;
+  return JSON.stringify([name, role, audio, video, screen, Boolean(hand), guest, roster.isHost, roster.selfId]);
 }
 
 export class PeoplePanel {
@@ -27,22 +40,41 @@ export class PeoplePanel {
     this.list = root.querySelector("[data-part=people-list]");
     this.count = root.querySelector("[data-part=people-count]");
     this.lockButton = root.querySelector("[data-action=toggle-lock]");
-    this.rows = new Map(); // id → {el, signature}
+    this.search = h("input", { type: "search", class: "people-search", placeholder: "Search for people", "aria-label": "Search for people", autocomplete: "off" });
+    this.list.before(this.search);
+    this.people = new VirtualList({
+      list: this.list,
+      scroller: root.querySelector(".panel-body") || this.list.parentElement,
+      rowHeight: ROW_HEIGHT,
+      renderRow: (participant) => this.row(participant, this.roster.isHost),
+      keyOf: (participant) => participant.id,
+      signatureOf: (participant) => rowSignature(participant, this.roster),
+    });
+    this.scheduled = perFrame(() => this.renderNow());
+    // The room's count, for now from the socket itself (see Roster.noteCount).
+    session.signaling?.addEventListener("message", (event) => roster.noteCount(event.detail));
 
     root.querySelector("[data-action=mute-all]").addEventListener("click", () => session.send("host.mute_all"));
     root.querySelector("[data-action=admit-all]").addEventListener("click", () => session.send("host.admit_all"));
     this.lockButton.addEventListener("click", () => session.send(roster.locked ? "host.unlock" : "host.lock"));
     roster.addEventListener("change", () => this.render());
+    roster.addEventListener("count", () => this.render());
+    this.search.addEventListener("input", () => this.render());
   }
 
+  /** Re-renders in the next frame (however many changes come before it). */
   render() {
+    this.scheduled();
+  }
+
+  renderNow() {
     const isHost = this.roster.isHost;
     this.hostTools.hidden = !isHost;
     this.lockButton.textContent = this.roster.locked ? "Unlock meeting" : "Lock meeting";
     this.lockButton.setAttribute("aria-pressed", String(this.roster.locked));
     this.renderWaiting(isHost);
     this.renderHands(isHost);
-    this.renderPeople(isHost);
+    this.renderPeople();
   }
 
   renderWaiting(isHost) {
@@ -87,27 +119,11 @@ export class PeoplePanel {
     );
   }
 
-  renderPeople(isHost) {
+  renderPeople() {
+    this.count.textContent = String(this.roster.total);
+    const query = this.search.value.trim().toLocaleLowerCase();
     const people = this.roster.list();
-    this.count.textContent = String(people.length);
-    const present = new Set(people.map((p) => p.id));
-    for (const [id, row] of this.rows) {
-      if (!present.has(id)) {
-        row.el.remove();
-        this.rows.delete(id);
-      }
-    }
-    people.forEach((participant, index) => {
-      const signature = JSON.stringify([participant.name, participant.role, participant.audio, participant.video, participant.screen, Boolean(participant.hand), participant.guest, isHost, this.roster.selfId]);
-      let row = this.rows.get(participant.id);
-      if (!row || row.signature !== signature) {
-        const el = this.row(participant, isHost);
-        if (row) row.el.replaceWith(el);
-        row = { el, signature };
-        this.rows.set(participant.id, row);
-      }
-      if (this.list.children[index] !== row.el) this.list.insertBefore(row.el, this.list.children[index] || null);
-    });
+    this.people.setItems(query ? people.filter((p) => String(p.name).toLocaleLowerCase().includes(query)) : people);
   }
 
   row(participant, isHost) {

@@ -1,6 +1,8 @@
 // What the room looks like right now: participants, raised hands, the waiting room, the lock.
 // Filled from `joined` (full state) and kept current with the deltas; views listen to "change"
-// (detail: {what}) and read from here.
+// (detail: {what}) and read from here. `total` is the exact number of people in the room (the
+// server's `count`, also while the roster is still arriving in chunks); "count" is dispatched
+// when only that number changed.
 
 export const HOST_ROLES = new Set(["host", "cohost"]);
 
@@ -9,6 +11,8 @@ export class Roster extends EventTarget {
     super();
     this.selfId = null;
     this.participants = new Map();
+    this.sorted = null; // list(), until the next change
+    this.count = null; // the room's count from the server, when it said
     this.hands = [];
     this.waiting = [];
     this.locked = false;
@@ -18,11 +22,13 @@ export class Roster extends EventTarget {
   }
 
   changed(what) {
+    this.sorted = null;
     this.dispatchEvent(new CustomEvent("change", { detail: { what } }));
   }
 
-  reset({ you, roster = [], hands = [], meeting = {}, recording = {} }) {
+  reset({ you, roster = [], hands = [], meeting = {}, recording = {}, roster_total: total = null }) {
     this.selfId = you.id;
+    this.count = Number.isInteger(total) ? total : null;
     this.participants = new Map();
     for (const participant of roster) this.participants.set(participant.id, { ...participant });
     this.participants.set(you.id, { ...this.participants.get(you.id), ...you });
@@ -36,6 +42,19 @@ export class Roster extends EventTarget {
 
   get self() {
     return this.participants.get(this.selfId) || null;
+  }
+
+  /** How many people are in the room: exact, even when the roster here is not complete. */
+  get total() {
+    return this.count ?? this.participants.size;
+  }
+
+  /** A server message: keeps the room's count (`count` of roster.joined / left / batch). */
+  noteCount(message) {
+    if (!String(message?.type).startsWith("roster.") || !Number.isInteger(message.count)) return;
+    if (message.count === this.count) return;
+    this.count = message.count;
+    this.dispatchEvent(new CustomEvent("count", { detail: { count: this.count } }));
   }
 
   get isHost() {
@@ -52,11 +71,12 @@ export class Roster extends EventTarget {
 
   /** Everyone, you first, then in the order they joined. */
   list() {
-    return Array.from(this.participants.values()).sort((a, b) => {
+    this.sorted ||= Array.from(this.participants.values()).sort((a, b) => {
       if (a.id === this.selfId) return -1;
       if (b.id === this.selfId) return 1;
       return String(a.joined_at || "").localeCompare(String(b.joined_at || "")) || a.id.localeCompare(b.id);
     });
+    return this.sorted.slice();
   }
 
   others() {
