@@ -9,6 +9,7 @@
 //   getStats() → Map(participantId → RTCStatsReport)
 //   getAudioLevels() → Map(participantId → 0..1)
 //   restartFailed()                                  ICE-restart connections that are not up
+//   meetTogether(ids) / rejoin(ids)                  after a move with others / a reload (below)
 //   close()
 // Events (EventTarget): "track" {participantId, slot, track}, "peerstate" {participantId, state},
 // "peerclosed" {participantId}.
@@ -26,6 +27,15 @@
 // receiving never depends on which transceiver the other side reused. Offers and answers carry
 // `slots` ({mid: slot}) naming what the sender sends on each of its m-lines, which tells the
 // receiver whether a video track is a camera or a screen.
+//
+// Every signal names the connection it comes from (`conn`, an id per RTCPeerConnection) and the
+// one of the other side it is meant for (`peer_conn`, once known). Connections get replaced (a
+// `reset`, a reloaded page, a move to another room), and signals of a replaced connection may
+// still be on their way: a connection ignores those meant for another connection of its own,
+// so an old offer or answer never lands on the new connection. Offers are numbered (`seq`) and
+// answers name the offer they answer: a copy of an offer already answered (the watchdog sends
+// an offer again when its answer is slow) gets the same answer again instead of being applied
+// twice, and an answer to an older offer is dropped.
 
 const SLOT_KIND = { audio: "audio", camera: "video", screen: "video" };
 const DISCONNECTED_GRACE_MS = 4000;
@@ -36,11 +46,21 @@ const STUCK_NEW_MS = 6000;
 // ICE restarts of a connection stuck in "new" before the impolite side replaces it.
 const RESTARTS_BEFORE_RESET = 1;
 
+function connectionId() {
+  return Math.random().toString(36).slice(2, 10);
+}
+
 class Peer {
-  /** waitForOffer: true, false, or "polite" (wait if we are the polite side of this pair). */
-  constructor(transport, id, { waitForOffer = false } = {}) {
+  /** waitForOffer: true, false, or "polite" (wait if we are the polite side of this pair).
+   * remoteConn: the other side's connection, when a `reset` named it. */
+  constructor(transport, id, { waitForOffer = false, remoteConn = null } = {}) {
     this.transport = transport;
     this.id = id;
+    this.conn = connectionId();
+    this.remoteConn = remoteConn;
+    this.offerSeq = 0; // our latest offer
+    this.remoteOfferSeq = 0; // the other side's latest offer we answered
+    this.lastAnswer = null; // {seq, payload}: our answer to it, while we have not offered since
     this.polite = transport.selfId < id;
     if (waitForOffer === "polite") waitForOffer = this.polite;
     this.pc = new RTCPeerConnection({ iceServers: transport.iceServers });
@@ -86,7 +106,20 @@ class Peer {
   }
 
   send(kind, data) {
-    this.transport.sendSignal(this.id, kind, data);
+    this.transport.sendSignal(this.id, kind, { ...data, conn: this.conn, peer_conn: this.remoteConn });
+  }
+
+  /** A signal for this connection: from the other side's connection we talk to, or meant for
+   * us (not for a connection of ours that was replaced). The first one names the other side. */
+  accepts({ conn, peer_conn: peerConn }) {
+    if (conn && conn === this.remoteConn) return true;
+    if (peerConn && peerConn !== this.conn) return false;
+    if (conn) {
+      this.remoteConn = conn;
+      this.remoteOfferSeq = 0;
+      this.lastAnswer = null;
+    }
+    return true;
   }
 
   /** Put `track` (or nothing) on this slot's transceiver, creating it the first time. */
@@ -120,7 +153,9 @@ class Peer {
     try {
       this.makingOffer = true;
       await this.pc.setLocalDescription();
-      this.send("offer", { description: this.pc.localDescription.toJSON(), slots: this.slotMap() });
+      this.offerSeq += 1;
+      this.lastAnswer = null;
+      this.send("offer", { description: this.pc.localDescription.toJSON(), slots: this.slotMap(), seq: this.offerSeq });
     } catch (err) {
       console.warn(`mesh: offer to ${this.id} failed`, err);
     } finally {
@@ -137,11 +172,18 @@ class Peer {
   }
 
   async handleNow(kind, data) {
-    if (this.closed || !data || typeof data !== "object") return;
+    if (this.closed || !data || typeof data !== "object" || !this.accepts(data)) return;
     const pc = this.pc;
     if (kind === "offer" || kind === "answer") {
       const description = data.description;
       if (!description || (description.type !== "offer" && description.type !== "answer")) return;
+      if (description.type === "offer" && data.seq && data.seq <= this.remoteOfferSeq) {
+        if (this.lastAnswer?.seq === data.seq) this.send("answer", this.lastAnswer.payload);
+        return; // a copy of an offer already answered
+      }
+      if (description.type === "answer" && ((data.seq && data.seq !== this.offerSeq) || pc.signalingState !== "have-local-offer")) {
+        return; // an answer to an older offer of ours, or a second copy
+      }
       const readyForOffer = !this.makingOffer && pc.signalingState === "stable";
       const collision = description.type === "offer" && !readyForOffer;
       this.ignoreOffer = !this.polite && collision;
@@ -155,7 +197,10 @@ class Peer {
       await pc.setRemoteDescription(description); // a polite peer rolls back implicitly
       if (description.type === "offer") {
         await pc.setLocalDescription();
-        this.send("answer", { description: pc.localDescription.toJSON(), slots: this.slotMap() });
+        const payload = { description: pc.localDescription.toJSON(), slots: this.slotMap(), seq: data.seq };
+        this.remoteOfferSeq = Math.max(this.remoteOfferSeq, data.seq || 0);
+        this.lastAnswer = { seq: data.seq, payload };
+        this.send("answer", payload);
         if (this.waitingForOffer) this.attachLocal(); // now offer our own tracks
       }
     } else if (kind === "candidate") {
@@ -166,8 +211,10 @@ class Peer {
       }
     } else if (kind === "restart") {
       pc.restartIce();
-    } else if (kind === "reset" && this.polite) {
-      this.transport.replacePeer(this.id, { waitForOffer: true });
+    } else if (kind === "reset") {
+      // From the impolite side: it offers on its new connection. From the polite side (a page
+      // that was reloaded, see MeshTransport.rejoin): we offer on ours.
+      this.transport.replacePeer(this.id, { waitForOffer: this.polite, remoteConn: data.conn || null });
     }
   }
 
@@ -202,7 +249,7 @@ class Peer {
     if (pc.signalingState === "have-local-offer" && stuckFor > OFFER_RESEND_MS) {
       this.lastFix = now;
       this.fixes += 1;
-      this.send("offer", { description: pc.localDescription.toJSON(), slots: this.slotMap() });
+      this.send("offer", { description: pc.localDescription.toJSON(), slots: this.slotMap(), seq: this.offerSeq });
     } else if (pc.signalingState === "stable" && pc.remoteDescription && pc.iceConnectionState === "new" && stuckFor > STUCK_NEW_MS) {
       this.lastFix = now;
       this.fixes += 1;
@@ -228,8 +275,7 @@ class Peer {
   /** Impolite side: start the pair over with new connections (the polite side waits for our offer). */
   reset() {
     if (this.closed || this.polite) return;
-    this.send("reset", {});
-    this.transport.replacePeer(this.id, { waitForOffer: false });
+    this.transport.replacePeer(this.id, { waitForOffer: false }).send("reset", {});
   }
 
   audioLevel() {
@@ -287,17 +333,17 @@ export class MeshTransport extends EventTarget {
   }
 
   /** waitForOffer: we are the newcomer and the other side will offer first. */
-  addPeer(id, { waitForOffer = false } = {}) {
+  addPeer(id, { waitForOffer = false, remoteConn = null } = {}) {
     if (id === this.selfId || this.peers.has(id)) return this.peers.get(id);
-    const peer = new Peer(this, id, { waitForOffer });
+    const peer = new Peer(this, id, { waitForOffer, remoteConn });
     this.peers.set(id, peer);
     return peer;
   }
 
   /** A new connection to `id` in place of the current one (see Peer.reset). */
-  replacePeer(id, { waitForOffer }) {
+  replacePeer(id, { waitForOffer, remoteConn = null }) {
     this.removePeer(id);
-    return this.addPeer(id, { waitForOffer });
+    return this.addPeer(id, { waitForOffer, remoteConn });
   }
 
   removePeer(id) {
@@ -312,6 +358,25 @@ export class MeshTransport extends EventTarget {
     const wanted = new Set(ids);
     for (const id of Array.from(this.peers.keys())) if (!wanted.has(id)) this.removePeer(id);
     for (const id of wanted) this.addPeer(id, { waitForOffer });
+  }
+
+  /** These people entered the room at the same moment as we did (a breakout room opening or
+   * closing): nobody offers to the others on their arrival, so of each pair the impolite side
+   * offers now instead of waiting. */
+  meetTogether(ids) {
+    for (const id of ids) {
+      const peer = this.peers.get(id);
+      if (peer && peer.waitingForOffer && !peer.polite) peer.attachLocal();
+    }
+  }
+
+  /** A reloaded page of a participant the others never saw leave: they still hold connections
+   * to the old page. Each pair starts over (`reset`), and its impolite side offers. */
+  rejoin(ids) {
+    for (const id of ids) {
+      if (id === this.selfId) continue;
+      this.replacePeer(id, { waitForOffer: "polite" }).send("reset", {});
+    }
   }
 
   handleSignal(from, kind, data) {
