@@ -59,7 +59,7 @@ export class ChatPanel extends EventTarget {
       }
     });
     roster.addEventListener("change", (event) => {
-      if (["all", "joined", "left", "updated"].includes(event.detail.what)) this.renderRecipients();
+      if (["all", "joined", "left", "updated", "batch"].includes(event.detail.what)) this.renderRecipients();
     });
   }
 
@@ -88,6 +88,20 @@ export class ChatPanel extends EventTarget {
 
   setHistory(messages) {
     for (const message of messages) this.add(message, { quiet: true });
+  }
+
+  /** Another room's chat in place of this one's (after a move). */
+  replaceHistory(messages) {
+    this.list.replaceChildren();
+    this.seen.clear();
+    this.setHistory(messages);
+  }
+
+  /** A line from the meeting itself (a host's broadcast, a move), not from a participant. */
+  addNotice(text) {
+    this.list.append(h("li", { class: "chat-notice" }, h("p", { class: "chat-text", text })));
+    while (this.list.children.length > MAX_MESSAGES) this.list.firstElementChild.remove();
+    this.list.scrollTop = this.list.scrollHeight;
   }
 
   nameOf(id) {

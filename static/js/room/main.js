@@ -1,6 +1,8 @@
 // The meeting room page: composes the pieces and wires their events.
 //   LocalMedia (media.js) ── tracks ──▶ transport (mesh.js, via transport.js) ◀── signal ── session
 //   MeetingSession (session.js) ── Roster (roster.js) ──▶ views: tiles, people, chat, reactions
+//   BreakoutModel (breakouts.js) ──▶ the room bar and banners (breakouts.js), the hosts' panel
+//   (breakout-panel.js). A move to another room is a new `joined`: new transport, roster, chat.
 // The page's configuration comes from the `room-config` JSON script the template emits.
 // window.__room exposes the live objects for debugging and the browser tests
 // (window.__room.transport.peers: Map of participant id → {pc: RTCPeerConnection}).
@@ -20,6 +22,8 @@ import { ReactionsOverlay, buildReactionBar } from "./reactions.js";
 import { SpeakerDetector } from "./speakers.js";
 import { QualityMonitor } from "./stats.js";
 import { installShortcuts, renderShortcutList } from "./shortcuts.js";
+import { BreakoutModel, BreakoutStatus } from "./breakouts.js";
+import { BreakoutPanel } from "./breakout-panel.js";
 
 const config = JSON.parse(document.getElementById("room-config").textContent);
 const app = $("#room-app");
@@ -28,6 +32,7 @@ const call = $("#call");
 const media = new LocalMedia();
 const roster = new Roster();
 const session = new MeetingSession(config, roster);
+const breakouts = new BreakoutModel(session);
 const speakers = new SpeakerDetector();
 const quality = new QualityMonitor();
 let transport = null;
@@ -35,12 +40,12 @@ let pendingTransport = null; // the next transport while the room moves to anoth
 let layout = "gallery";
 let lastSentState = null;
 let unreadChat = 0;
-let openPanel = null; // "people" | "chat" | null
+let openPanel = null; // "people" | "chat" | "breakouts" | null
 let knownWaiting = new Set();
 let handsSeen = new Set();
 const waitingToasts = new Map(); // waiting participant id → close()
 
-window.__room = { config, media, roster, session, speakers, quality, get transport() { return transport; } };
+window.__room = { config, media, roster, session, breakouts, speakers, quality, get transport() { return transport; } };
 
 // --- Views ------------------------------------------------------------------------------------
 
@@ -70,6 +75,14 @@ const chat = new ChatPanel({
   roster,
   session,
 });
+new BreakoutStatus({ model: breakouts, session, roster, chat });
+new BreakoutPanel({
+  root: $("#breakouts-panel"),
+  model: breakouts,
+  session,
+  roster,
+  onShow: () => openPanel !== "breakouts" && togglePanel("breakouts"),
+});
 const reactions = new ReactionsOverlay($("#reactions-overlay"));
 buildReactionBar($("#reaction-bar"), (emoji) => session.send("reaction.send", { emoji }));
 renderShortcutList($("#shortcut-list"));
@@ -86,6 +99,7 @@ const buttons = {
   leave: $("[data-action=leave]"),
   people: $("[data-action=toggle-people]"),
   chat: $("[data-action=toggle-chat]"),
+  breakouts: $("[data-action=toggle-breakouts]"),
   info: $("[data-action=meeting-info]"),
 };
 
@@ -111,6 +125,9 @@ function renderControls() {
   setToggle(buttons.hand, { on: handUp, label: handUp ? "Lower hand" : "Raise hand", iconName: "hand" });
   buttons.people.setAttribute("aria-pressed", String(openPanel === "people"));
   buttons.chat.setAttribute("aria-pressed", String(openPanel === "chat"));
+  buttons.breakouts.setAttribute("aria-pressed", String(openPanel === "breakouts"));
+  buttons.breakouts.hidden = !roster.isHost;
+  if (openPanel === "breakouts" && !roster.isHost) togglePanel(null);
   const peopleBadge = $("#people-badge");
   peopleBadge.textContent = String(roster.participants.size || "");
   const waitingBadge = $("#waiting-badge");
@@ -156,6 +173,7 @@ buttons.leave.addEventListener("click", () => {
 });
 buttons.people.addEventListener("click", () => togglePanel("people"));
 buttons.chat.addEventListener("click", () => togglePanel("chat"));
+buttons.breakouts.addEventListener("click", () => togglePanel("breakouts"));
 buttons.info.addEventListener("click", () => openDialog("#info-dialog"));
 for (const button of document.querySelectorAll("[data-action=close-panel]")) {
   button.addEventListener("click", () => togglePanel(null));
@@ -209,6 +227,7 @@ function togglePanel(name) {
   $("#side-panel").hidden = openPanel === null;
   $("#people-panel").hidden = openPanel !== "people";
   $("#chat-panel").hidden = openPanel !== "chat";
+  $("#breakouts-panel").hidden = openPanel !== "breakouts";
   if (openPanel === "chat") {
     unreadChat = 0;
     $("#chat-input").focus();
@@ -360,21 +379,31 @@ function teardown() {
   $("#toasts").replaceChildren();
   speakers.stop();
   quality.stop();
+  closeTransports();
+  media.stopAll();
+}
+
+function closeTransports() {
   pendingTransport?.close();
   pendingTransport = null;
   transport?.close();
   transport = null;
-  media.stopAll();
 }
 
 session.addEventListener("phase", (event) => showPhase(event.detail));
 session.addEventListener("joinerror", (event) => prejoin.joinRefused(event.detail));
-session.addEventListener("joined", ({ detail: { message, resumed } }) => {
+// Another room (breakout rooms opening or closing, a host's visit, …): its media starts over
+// from its own `joined.media`, as after a fresh join. Before the roster changes, so that the
+// old room's connections never reach the new room's people.
+session.addEventListener("moving", () => {
+  closeTransports();
+  for (const person of roster.others()) tiles.dropParticipant(person.id);
+  unreadChat = 0;
+});
+session.addEventListener("joined", ({ detail: { message, resumed, moved, rejoined } }) => {
   const selfId = message.you.id;
   if (!transport || transport.selfId !== selfId) {
-    transport?.close();
-    pendingTransport?.close();
-    pendingTransport = null;
+    closeTransports();
     try {
       transport = makeTransport(message.media, selfId);
     } catch (err) {
@@ -384,15 +413,19 @@ session.addEventListener("joined", ({ detail: { message, resumed } }) => {
     speakers.setLocalTrack(media.audioTrack);
     speakers.start(transport, selfId);
     quality.start(transport);
-    if (roster.muteOnEntry && !roster.isHost && (media.micOn || !media.started)) {
+    if (!moved && !rejoined && roster.muteOnEntry && !roster.isHost && (media.micOn || !media.started)) {
       media.setMicEnabled(false);
       toast("You joined muted. Unmute when you want to speak.");
     }
   }
-  // Newcomers let the others offer first (see mesh.js); after a resume the peers still exist.
-  transport.syncPeers(roster.others().map((p) => p.id), { waitForOffer: !resumed });
-  if (resumed) transport.restartFailed();
-  chat.setHistory(message.chat || []);
+  // Newcomers (also after a move) let the others offer first (see mesh.js); after a resume the
+  // peers still exist; a reloaded page replaces the connections the others had to the old one.
+  const others = roster.others().map((p) => p.id);
+  if (rejoined) transport.rejoin(others);
+  else transport.syncPeers(others, { waitForOffer: moved || !resumed });
+  if (resumed && !moved) transport.restartFailed();
+  if (moved) chat.replaceHistory(message.chat || []);
+  else chat.setHistory(message.chat || []);
   chat.renderRecipients();
   knownWaiting = new Set(roster.waiting.map((p) => p.id));
   lastSentState = null;
@@ -412,8 +445,15 @@ session.addEventListener("speaker", ({ detail }) => speakers.setDominant(detail.
 session.addEventListener("chat", ({ detail }) => chat.add(detail));
 session.addEventListener("reaction", ({ detail }) => reactions.show(detail.counts));
 session.addEventListener("left", ({ detail }) => {
-  const name = roster.name(detail.participant_id);
-  if (detail.participant_id !== roster.selfId) toast(`${name} left the meeting`, { timeout: 3000 });
+  // Someone going to another room has not left the meeting: no notice (the roster shows it).
+  if (detail.participant_id === roster.selfId || detail.reason === "moved") return;
+  toast(`${roster.name(detail.participant_id)} left the meeting`, { timeout: 3000 });
+});
+// People who came into this room together with us (from a roster.batch): nobody offers to the
+// others on their arrival, so of each pair the impolite side offers now (see mesh.js).
+session.addEventListener("batch", ({ detail }) => {
+  const came = (detail.joined || []).map((p) => p.id);
+  if (came.includes(roster.selfId)) transport?.meetTogether(came.filter((id) => id !== roster.selfId));
 });
 session.addEventListener("muted", ({ detail }) => hostMutedMe(detail.by));
 session.addEventListener("mediastate", ({ detail }) => {
@@ -462,8 +502,10 @@ $("[data-action=dismiss-muted]").addEventListener("click", () => ($("#muted-noti
 
 roster.addEventListener("change", ({ detail: { what } }) => {
   if (!session.joined && session.phase !== "reconnecting") return;
-  if (transport && ["all", "joined", "left"].includes(what)) transport.syncPeers(roster.others().map((p) => p.id));
-  if (pendingTransport && ["all", "joined", "left"].includes(what)) pendingTransport.syncPeers(roster.others().map((p) => p.id));
+  if (["all", "joined", "left", "batch"].includes(what)) {
+    transport?.syncPeers(roster.others().map((p) => p.id));
+    pendingTransport?.syncPeers(roster.others().map((p) => p.id));
+  }
   if (what === "waiting" && roster.isHost) {
     const stillWaiting = new Set(roster.waiting.map((p) => p.id));
     for (const [id, close] of waitingToasts) {

@@ -3,8 +3,18 @@
 // It keeps the Roster current from the server's deltas and re-emits the rest as events:
 //   "phase" {phase, reason?, message?}  phases: idle, connecting, waiting, joined, reconnecting, ended
 //   "joinerror" {code, message, field}    a join refused but the connection stays (wrong passcode, …)
-//   "joined" {message, resumed}           full state (also after a resume)
-//   "signal", "chat", "reaction", "muted", "mediastate", "error", "hello"  (detail: the message)
+//   "moving" {message}                    a `joined` for another room is about to replace this one
+//   "joined" {message, resumed, moved, rejoined}  full state (also after a resume or a move)
+//   "left" {participant_id, reason}       someone left this room (also for each of a roster.batch)
+//   "batch" (the roster.batch message)    several people entered or left at once (applied already)
+//   "signal", "chat", "reaction", "muted", "mediastate", "error", "hello", "breakouts",
+//   "breakouts.overview", "broadcast", "help.requested"  (detail: the message)
+//
+// Moves (docs/protocol.md, "Rooms and breakout rooms"): the server sends a new `joined` on the
+// same socket when this participant goes to another room; it has no resume token (the one we
+// have still resumes). The room we are in is kept in sessionStorage, so that a reload of the
+// page knows it is the same participant coming back (`rejoined`) and that, inside a breakout
+// room, the page does not say `leave` when it goes away (the reload comes back into the room).
 
 import { Signaling, socketUrl } from "./signaling.js";
 
@@ -32,6 +42,25 @@ const ENDINGS = {
 };
 // Errors that belong to the join attempt (shown on the prejoin screen).
 const JOIN_ERRORS = new Set(["wrong_passcode", "invalid", "already_joined"]);
+// Passed on as they come (detail: the message).
+const PASSED_ON = new Set(["media.answer", "media.slots", "media.failed", "speaker", "muted", "breakouts", "breakouts.overview", "broadcast", "help.requested"]);
+
+/** Who this tab was in this meeting, kept across reloads: {participantId}. */
+function rememberedPresence(code) {
+  try {
+    return JSON.parse(sessionStorage.getItem(`conference.presence.${code}`)) || null;
+  } catch {
+    return null;
+  }
+}
+
+function rememberPresence(code, presence) {
+  try {
+    sessionStorage.setItem(`conference.presence.${code}`, JSON.stringify(presence));
+  } catch {
+    // storage unavailable: a reload then looks like a new participant
+  }
+}
 
 export class MeetingSession extends EventTarget {
   constructor(config, roster) {
@@ -47,6 +76,8 @@ export class MeetingSession extends EventTarget {
     this.ending = null; // why the server is about to close: {reason, message}
     this.lastError = null;
     this.leaving = false;
+    this.room = null; // the room we are in ({id, kind, name, position}), from `joined`
+    this.previous = rememberedPresence(config.code); // this tab's participant before a reload
 
     this.signaling.addEventListener("message", (event) => this.onMessage(event.detail));
     this.signaling.addEventListener("close", (event) => this.onClose(event.detail));
@@ -54,6 +85,9 @@ export class MeetingSession extends EventTarget {
       if (this.phase === "joined" || this.phase === "reconnecting") this.setPhase("reconnecting");
     });
     window.addEventListener("pagehide", () => {
+      // Inside a breakout room a reload must come back into it: no `leave` there (closing the
+      // tab ends the stay after the server's grace period instead).
+      if (this.room?.kind === "breakout" && this.phase === "joined") return;
       if (this.phase === "joined" || this.phase === "waiting") this.signaling.send("leave");
     });
   }
@@ -128,15 +162,9 @@ export class MeetingSession extends EventTarget {
       case "waiting":
         this.setPhase("waiting");
         break;
-      case "joined": {
-        const resumed = this.resuming && this.roster.selfId === message.you.id;
-        this.resuming = false;
-        this.resumeToken = message.resume_token || null;
-        this.roster.reset(message);
-        this.setPhase("joined");
-        this.emit("joined", { message, resumed });
+      case "joined":
+        this.onJoined(message);
         break;
-      }
       case "roster.joined":
         this.roster.upsert(message.participant);
         break;
@@ -147,6 +175,17 @@ export class MeetingSession extends EventTarget {
         this.emit("left", message);
         this.roster.remove(message.participant_id);
         break;
+      case "roster.batch": {
+        // A busy room's changes come in batches (docs/protocol.md): a notice per person only
+        // for a few; the roster shows the rest.
+        const leftIds = message.left || [];
+        if (leftIds.length <= 3) {
+          for (const id of leftIds) this.emit("left", { participant_id: id, reason: message.reason });
+        }
+        this.roster.applyBatch([...(message.joined || []), ...(message.updated || [])], leftIds);
+        this.emit("batch", message);
+        break;
+      }
       case "media.state":
         this.roster.setMedia(message.participant_id, message);
         this.emit("mediastate", message);
@@ -181,15 +220,6 @@ export class MeetingSession extends EventTarget {
       case "media.topology":
         this.emit("topology", message);
         break;
-      case "media.answer":
-      case "media.slots":
-      case "media.failed":
-      case "speaker":
-        this.emit(message.type, message);
-        break;
-      case "muted":
-        this.emit("muted", message);
-        break;
       case "removed":
         this.ending = { reason: message.reason in ENDINGS ? message.reason : "removed" };
         break;
@@ -202,8 +232,27 @@ export class MeetingSession extends EventTarget {
       case "pong":
         break;
       default:
-        console.debug("session: ignoring", message.type);
+        if (PASSED_ON.has(message.type)) this.emit(message.type, message);
+        else console.debug("session: ignoring", message.type);
     }
+  }
+
+  onJoined(message) {
+    const same = this.roster.selfId === message.you.id;
+    const resumed = this.resuming && same;
+    // Another room on the same connection (or found there after a reconnect).
+    const moved = same && this.room !== null && message.room?.id !== this.room.id;
+    // A reloaded page: the others still hold connections to this participant's previous page.
+    const rejoined = !same && this.previous?.participantId === message.you.id;
+    this.resuming = false;
+    this.previous = null;
+    if (message.resume_token) this.resumeToken = message.resume_token;
+    if (moved) this.emit("moving", { message });
+    this.room = message.room || null;
+    rememberPresence(this.config.code, { participantId: message.you.id });
+    this.roster.reset(message);
+    this.setPhase("joined");
+    this.emit("joined", { message, resumed, moved, rejoined });
   }
 
   onError(message) {

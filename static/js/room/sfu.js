@@ -295,6 +295,15 @@ export class SfuTransport extends EventTarget {
     // Peer-to-peer signals (from before the room moved) are the mesh transport's business.
   }
 
+  meetTogether() {
+    // Everyone offers to the worker; nothing to arrange between participants.
+  }
+
+  rejoin(ids) {
+    // The worker drops our previous page's peer when this page offers (restart: true).
+    this.syncPeers(ids);
+  }
+
   /** After a resumed session the server no longer holds our peer: start over. */
   restartFailed() {
     this.restart();
