@@ -38,6 +38,12 @@ export class BreakoutPanel {
     // Only who we are matters here (the overview says who is where): not every roster change.
     roster.addEventListener("change", ({ detail: { what } }) => ["all", "updated"].includes(what) && this.render());
     session.addEventListener("help.requested", ({ detail }) => this.announceHelp(detail));
+    // A hidden panel is not rebuilt (in a big room each rebuild makes a row per person): it
+    // catches up when it comes into view.
+    this.stale = false;
+    new IntersectionObserver((entries) => {
+      if (entries.some((entry) => entry.isIntersecting) && this.stale) this.render();
+    }).observe(root);
   }
 
   wire() {
@@ -74,6 +80,11 @@ export class BreakoutPanel {
   }
 
   render() {
+    if (this.root.offsetParent === null) {
+      this.stale = true;
+      return;
+    }
+    this.stale = false;
     const { state } = this.model;
     const phase = state.state;
     const open = this.model.open;

@@ -129,7 +129,7 @@ function renderControls() {
   buttons.breakouts.hidden = !roster.isHost;
   if (openPanel === "breakouts" && !roster.isHost) togglePanel(null);
   const peopleBadge = $("#people-badge");
-  peopleBadge.textContent = String(roster.participants.size || "");
+  peopleBadge.textContent = String(roster.total || "");
   const waitingBadge = $("#waiting-badge");
   const waiting = roster.isHost ? roster.waiting.length : 0;
   waitingBadge.hidden = waiting === 0;

@@ -51,8 +51,6 @@ export class PeoplePanel {
       signatureOf: (participant) => rowSignature(participant, this.roster),
     });
     this.scheduled = perFrame(() => this.renderNow());
-    // The room's count, for now from the socket itself (see Roster.noteCount).
-    session.signaling?.addEventListener("message", (event) => roster.noteCount(event.detail));
 
     root.querySelector("[data-action=mute-all]").addEventListener("click", () => session.send("host.mute_all"));
     root.querySelector("[data-action=admit-all]").addEventListener("click", () => session.send("host.admit_all"));

@@ -148,6 +148,7 @@ export class MeetingSession extends EventTarget {
   }
 
   onMessage(message) {
+    this.roster.noteCount(message); // the room's exact count, from roster events and joined
     switch (message.type) {
       case "hello":
         this.hello = message;

@@ -140,7 +140,7 @@ export class SfuTransport extends EventTarget {
     for (const candidate of this.pendingCandidates.splice(0)) this.send("media.ice", { candidate });
     // A new peer on the worker knows nothing of what we show yet.
     this.lastView = null;
-    if (this.pendingView) this.setView({ stage: this.pendingView.stage, sizes: this.pendingView.sizes });
+    if (this.pendingView) this.setView(this.pendingView);
   }
 
   onConnectionState(pc) {
@@ -239,11 +239,12 @@ export class SfuTransport extends EventTarget {
     this.slots = new Map();
   }
 
-  /** Tells the worker what this page shows (only when it changed, and once connected): every
-   * other participant's tile when they all fit the video slots, else "follow the speakers". */
-  setView({ stage, sizes }) {
+  /** Tells the worker what this page shows (only when it changed, and once connected): the
+   * tiles of the gallery page shown (``shown``, most relevant first), else every other
+   * participant's tile when they all fit the video slots, else "follow the speakers". */
+  setView({ stage, sizes, tiles: shown }) {
     const others = Array.from(this.present);
-    const tiles = others.length <= this.videoSlots ? others : null;
+    const tiles = shown ? shown.filter((id) => this.present.has(id)) : others.length <= this.videoSlots ? others : null;
     const view = { tiles, stage: stage && this.present.has(stage) ? stage : null, sizes: {} };
     for (const id of others) if (sizes[id] !== undefined) view.sizes[id] = Math.min(4320, Math.max(0, sizes[id]));
     const key = JSON.stringify(view);
