@@ -389,6 +389,15 @@ async def stats_peers(room_id: int) -> list[str]:
     return sorted(result["peer_ids"])
 
 
+def patient_with_the_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server waits long for the worker: it answers in milliseconds when it gets the CPU, but
+    on a loaded machine a slow answer must not read as "no worker" (a small room would fall back
+    to peer-to-peer) or as a lost leave."""
+    monkeypatch.setattr("rooms.sfu_relay.ASSIGN_TIMEOUT", WORKER_REPLY_TIMEOUT)
+    monkeypatch.setattr("rooms.sfu_relay.OFFER_TIMEOUT", SERVER_OFFER_TIMEOUT)
+    monkeypatch.setattr("rooms.sfu_relay.LEAVE_TIMEOUT", WORKER_REPLY_TIMEOUT)
+
+
 # --- the test ---------------------------------------------------------------------------------
 
 
@@ -399,12 +408,7 @@ async def test_a_breakout_room_of_six_goes_through_the_worker_and_its_media_stay
     # Five camera slots: room 1's five roommates fit, and back in the main room nobody receives
     # eight cameras (all nine peers run in this process, on a possibly loaded machine).
     settings.MEETING_SFU_VIDEO_SLOTS = 5
-    # The worker answers in milliseconds when it gets the CPU; on a loaded machine it may take
-    # seconds, and a slow answer must not read as "no worker" (a small room would then fall back
-    # to peer-to-peer) or as a lost leave.
-    monkeypatch.setattr("rooms.sfu_relay.ASSIGN_TIMEOUT", WORKER_REPLY_TIMEOUT)
-    monkeypatch.setattr("rooms.sfu_relay.OFFER_TIMEOUT", SERVER_OFFER_TIMEOUT)
-    monkeypatch.setattr("rooms.sfu_relay.LEAVE_TIMEOUT", WORKER_REPLY_TIMEOUT)
+    patient_with_the_worker(monkeypatch)
     await sync_to_async(sfu_workers.start)()
     await open_meeting(meeting)
     host, (room_1, room_2) = await host_with_rooms(meeting, owner, count=2)

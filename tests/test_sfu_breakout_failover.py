@@ -27,13 +27,12 @@ from tests.test_breakout_rooms import guests, host_with_rooms, open_meeting
 from tests.test_sfu_breakout import (
     MEDIA_TIMEOUT,
     MESSAGE_TIMEOUT,
-    SERVER_OFFER_TIMEOUT,
-    WORKER_REPLY_TIMEOUT,
     WORKER_TIMEOUT,
     Guest,
     collect,
     enter,
     next_message,
+    patient_with_the_worker,
     publish,
     report,
     stop_media,
@@ -61,9 +60,7 @@ async def test_a_worker_failing_in_one_breakout_room_affects_only_that_room(
 ) -> None:
     settings.MEETING_SFU_THRESHOLD = 3  # room 1 (three people) on the worker, room 2 (two) peer-to-peer
     settings.MEETING_SFU_VIDEO_SLOTS = 2
-    monkeypatch.setattr("rooms.sfu_relay.ASSIGN_TIMEOUT", WORKER_REPLY_TIMEOUT)
-    monkeypatch.setattr("rooms.sfu_relay.OFFER_TIMEOUT", SERVER_OFFER_TIMEOUT)
-    monkeypatch.setattr("rooms.sfu_relay.LEAVE_TIMEOUT", WORKER_REPLY_TIMEOUT)
+    patient_with_the_worker(monkeypatch)
     first_worker = await sync_to_async(sfu_workers.start)()
     await open_meeting(meeting)
     host, (room_1, room_2) = await host_with_rooms(meeting, owner, count=2)

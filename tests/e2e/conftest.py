@@ -11,8 +11,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from tests.e2e.support import AsgiServer
 from tests.subprocesses import free_port, server_database_url, server_environment
+from tests.web_servers import healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -42,14 +41,6 @@ CHROMIUM_FLAGS = [
     "--autoplay-policy=no-user-gesture-required",
 ]
 SERVER_START_TIMEOUT = 60.0
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:  # noqa: S310 (our own http URL)
-            return int(response.status) == 200
-    except (urllib.error.URLError, OSError):
-        return False
 
 
 @pytest.fixture
@@ -81,7 +72,7 @@ def asgi_server(transactional_db: None, tmp_path: Path, asgi_env: dict[str, str]
     server = AsgiServer(url=f"http://127.0.0.1:{port}", process=process, log=log)
     try:
         deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while not _healthy(server.url):
+        while not healthy(server.url):
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"daphne did not come up on port {port}:\n{server.log_tail()}")
             time.sleep(0.2)
