@@ -42,10 +42,12 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from websockets.exceptions import ConnectionClosed
 
+from bench.profiling import profiling, py_spy_binary
 from bench.report import BenchError, Report, log
 from bench.stack import (
     PRODUCT_MAX_PARTICIPANTS,
@@ -85,6 +87,7 @@ class Options:
     chat_timeout: float
     idle_seconds: float
     redis_socket_timeout: float | None
+    py_spy: Path | None
     stack: StackOptions
 
 
@@ -108,7 +111,16 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         default=None,
         help="what-if: add ?socket_timeout=S to the server's REDIS_URL (default: the server's own setting)",
     )
+    parser.add_argument(
+        "--py-spy",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="profile each web process with py-spy during join and settle (speedscope files in DIR)",
+    )
     args = parser.parse_args(argv)
+    if args.py_spy is not None and py_spy_binary() is None:
+        parser.error("--py-spy: py-spy is not installed (.venv/bin/pip install py-spy)")
     if not 2 <= args.clients <= PRODUCT_MAX_PARTICIPANTS:
         parser.error(f"--clients must be 2..{PRODUCT_MAX_PARTICIPANTS} (the product's participant limit)")
     if args.idle_seconds < 0:
@@ -131,6 +143,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         chat_timeout=args.chat_timeout,
         idle_seconds=args.idle_seconds,
         redis_socket_timeout=timeout,
+        py_spy=args.py_spy,
         stack=StackOptions.from_args(
             parser, args, "signaling", redis_url_query="" if timeout is None else f"socket_timeout={timeout:g}"
         ),
@@ -311,7 +324,10 @@ async def run_clients(stack: Stack, options: Options) -> dict[str, Any]:
     meter = Meter(stack)
     result: dict[str, Any] = {}
     async with client_run(clients, options.client, result):
-        result["join"] = await join_phase(clients, stack, options, run, meter)
+        async with profiling(stack.web_pids(), options.py_spy) as profiles:
+            result["join"] = await join_phase(clients, stack, options, run, meter)
+        if profiles:
+            result["join"]["profiles"] = profiles
         if options.idle_seconds > 0:
             result["idle"] = await idle_phase(clients, options, meter)
         result["chat"] = await chat_phase(clients, options, run, meter)

@@ -13,6 +13,7 @@ import asyncio
 import functools
 import json
 import logging
+import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -289,6 +290,7 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         if self.main_room_id is not None:
             self.room_id = self.main_room_id
             await self.add_group(room_group(self.meeting_id, self.main_room_id))
+        subscribed_at = time.monotonic() if self.main_room_id is not None else None
         try:
             outcome = await database_sync_to_async(presence.do_join)(
                 self.meeting_id,
@@ -298,6 +300,7 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
                 passcode=message.passcode,
                 resume_token=message.resume_token,
                 channel_name=self.channel_name,
+                subscribed_at=subscribed_at,
             )
         except ProtocolError as exc:
             await self.leave_room_groups()

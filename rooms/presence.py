@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -53,11 +54,16 @@ from rooms.events import (
     send_to_room_on_commit,
 )
 from rooms.protocol import PROTOCOL_VERSION, ProtocolError
+from rooms.shared_reads import SharedReads
 from rooms.topology import media_config
 
 CLOSE_REFUSED = 4403
 CLOSE_NOT_FOUND = 4404
 CHAT_HISTORY = 200
+#: Rooms from this size on share their newcomers' snapshot reads (``entry_snapshot``).
+SHARED_VIEW_MIN_PEOPLE = 50
+#: How old a shared read may be (it must also have started after the newcomer subscribed).
+SHARED_VIEW_MAX_AGE = 2.0
 LEAVE_STATES = {
     LeaveReason.REMOVED: ParticipantState.REMOVED,
     LeaveReason.BANNED: ParticipantState.REMOVED,
@@ -245,6 +251,7 @@ class RoomView:
         self.room = room
         self.meeting = meeting
         self.roster = events.roster_json(room_participants(room.pk).order_by("joined_at"))
+        self.roster_ids = {person["id"] for person in self.roster}
         self.hands = hands_order(room.pk)
         self.chat = ChatHistory(room.pk)
         main = room if room.is_main else main_room(meeting.pk)
@@ -255,12 +262,16 @@ class RoomView:
         self.breakouts = breakouts if breakouts is not None else state_json(meeting.pk)
 
     def snapshot(self, participant: Participant) -> Joined:
-        """Everything a participant needs when entering the room; deltas follow as events."""
+        """Everything a participant needs when entering the room; deltas follow as events. A
+        view read before the participant's own arrival was committed (a shared read, see
+        ``rooms.shared_reads``) gets them added to its roster."""
+        you = events.participant_json(participant)
+        roster = self.roster if you["id"] in self.roster_ids else [*self.roster, you]
         return {
             "type": "joined",
-            "you": events.participant_json(participant),
+            "you": you,
             "room": events.room_json(self.room),
-            "roster": self.roster,
+            "roster": roster,
             "chat": self.chat.visible_to(participant),
             "hands": self.hands,
             "meeting": {
@@ -280,6 +291,27 @@ def snapshot(participant: Participant) -> Joined:
     return RoomView(participant.room, participant.meeting).snapshot(participant)
 
 
+#: Main-room views shared by the joins of this process (see ``rooms.shared_reads``).
+SHARED_VIEWS: SharedReads[RoomView] = SharedReads(max_age=SHARED_VIEW_MAX_AGE)
+
+
+def entry_snapshot(participant: Participant, subscribed_at: float | None) -> Joined:
+    """The snapshot of someone entering the room their connection is subscribed to since
+    ``subscribed_at`` (the main room; None: subscribed later, read afresh). In a big room a
+    read another newcomer made since then serves this one too."""
+    room = participant.room
+    assert room is not None
+    if subscribed_at is None or not room.is_main:
+        return snapshot(participant)
+    view = SHARED_VIEWS.get(room.pk, subscribed_at)
+    if view is None:
+        started = time.monotonic()
+        view = RoomView(room, participant.meeting)
+        if len(view.roster) >= SHARED_VIEW_MIN_PEOPLE:
+            SHARED_VIEWS.put(room.pk, started, view)
+    return view.snapshot(participant)
+
+
 def _new_resume_token(participant: Participant) -> str:
     token = secrets.token_urlsafe(32)
     participant.resume_token_hash = hash_resume_token(token)
@@ -294,7 +326,7 @@ def mark_live(meeting: Meeting) -> None:
         send_signal_on_commit(meeting_started, Meeting, meeting_id=meeting.pk)
 
 
-def _continue(participant: Participant, meeting: Meeting, channel_name: str) -> JoinOutcome:
+def _continue(participant: Participant, meeting: Meeting, channel_name: str) -> tuple[JoinOutcome, Participant]:
     """The same participant on a new connection (a resume, or the same person coming back
     before their grace period ended, e.g. after reloading the page): same id, role, room."""
     previous = participant.channel_name
@@ -305,15 +337,16 @@ def _continue(participant: Participant, meeting: Meeting, channel_name: str) -> 
         participant.room = main_room(meeting.pk)
     participant.save(update_fields=["channel_name", "disconnected_at", "resume_token_hash", "room"])
     participant.meeting = meeting
-    return JoinOutcome(
+    outcome = JoinOutcome(
         participant_id=participant.id,
         meeting_id=meeting.pk,
         role=participant.role,
         waiting=False,
         resume_token=new_token,
-        snapshot=snapshot(participant),
+        snapshot=None,
         replaced_channel=previous if previous and previous != channel_name else None,
     )
+    return outcome, participant
 
 
 def _resumable(meeting: Meeting, identity: Identity, token: str | None) -> Participant | None:
@@ -353,7 +386,6 @@ def _user_email(user: Any) -> str | None:
     return str(email) or None
 
 
-@transaction.atomic
 def do_join(
     meeting_id: int,
     user: Any,
@@ -363,7 +395,36 @@ def do_join(
     passcode: str | None,
     resume_token: str | None,
     channel_name: str,
+    subscribed_at: float | None = None,
 ) -> JoinOutcome:
+    """Someone joins (or comes back on a new connection): the checks and writes under the
+    meeting's row lock, then (after the commit, outside the lock) their snapshot of the room,
+    which ``subscribed_at`` allows to share with other newcomers (``entry_snapshot``)."""
+    with transaction.atomic():
+        outcome, participant = _join(
+            meeting_id,
+            user,
+            identity,
+            display_name=display_name,
+            passcode=passcode,
+            resume_token=resume_token,
+            channel_name=channel_name,
+        )
+    if participant is None:
+        return outcome
+    return replace(outcome, snapshot=entry_snapshot(participant, subscribed_at))
+
+
+def _join(
+    meeting_id: int,
+    user: Any,
+    identity: Identity,
+    *,
+    display_name: str | None,
+    passcode: str | None,
+    resume_token: str | None,
+    channel_name: str,
+) -> tuple[JoinOutcome, Participant | None]:
     meeting = Meeting.objects.select_for_update().get(pk=meeting_id)
     policy = access.join_policy(user, meeting)
     if policy.refusal is not None:
@@ -411,14 +472,14 @@ def do_join(
     if waiting:
         participant.save()
         notify_waiting(meeting.pk, joined=[participant])
-        return JoinOutcome(participant.id, meeting.pk, role, True, token, None, None)
+        return JoinOutcome(participant.id, meeting.pk, role, True, token, None, None), None
     participant.room = entry_room(meeting, participant, _user_email(user))
     participant.save()
     if owner:
         _take_host_back(meeting.pk, participant)
     mark_live(meeting)
     _announce_entry(participant)
-    return JoinOutcome(participant.id, meeting.pk, participant.role, False, token, snapshot(participant), None)
+    return JoinOutcome(participant.id, meeting.pk, participant.role, False, token, None, None), participant
 
 
 def _announce_entry(participant: Participant) -> None:
