@@ -88,6 +88,7 @@ class Options:
     idle_seconds: float
     redis_socket_timeout: float | None
     py_spy: Path | None
+    py_spy_phase: str
     stack: StackOptions
 
 
@@ -116,7 +117,10 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         type=Path,
         default=None,
         metavar="DIR",
-        help="profile each web process with py-spy during join and settle (speedscope files in DIR)",
+        help="profile each web process with py-spy during one phase (speedscope files in DIR)",
+    )
+    parser.add_argument(
+        "--py-spy-phase", choices=("join", "chat"), default="join", help="the phase --py-spy profiles (join + settle)"
     )
     args = parser.parse_args(argv)
     if args.py_spy is not None and py_spy_binary() is None:
@@ -144,6 +148,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         idle_seconds=args.idle_seconds,
         redis_socket_timeout=timeout,
         py_spy=args.py_spy,
+        py_spy_phase=args.py_spy_phase,
         stack=StackOptions.from_args(
             parser, args, "signaling", redis_url_query="" if timeout is None else f"socket_timeout={timeout:g}"
         ),
@@ -324,13 +329,17 @@ async def run_clients(stack: Stack, options: Options) -> dict[str, Any]:
     meter = Meter(stack)
     result: dict[str, Any] = {}
     async with client_run(clients, options.client, result):
-        async with profiling(stack.web_pids(), options.py_spy) as profiles:
+        spy = {phase: options.py_spy if options.py_spy_phase == phase else None for phase in ("join", "chat")}
+        async with profiling(stack.web_pids(), spy["join"]) as profiles:
             result["join"] = await join_phase(clients, stack, options, run, meter)
         if profiles:
             result["join"]["profiles"] = profiles
         if options.idle_seconds > 0:
             result["idle"] = await idle_phase(clients, options, meter)
-        result["chat"] = await chat_phase(clients, options, run, meter)
+        async with profiling(stack.web_pids(), spy["chat"]) as profiles:
+            result["chat"] = await chat_phase(clients, options, run, meter)
+        if profiles:
+            result["chat"]["profiles"] = profiles
     result["errors_received"] = dict(sum((c.errors for c in clients), Counter()))
     return result
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import os
 import platform
@@ -245,7 +246,16 @@ def run_python(args: Sequence[str], env: dict[str, str], what: str, timeout: flo
 def start_web(web: WebProcess, env: dict[str, str]) -> None:
     """Starts one daphne process and waits until it answers /healthz with 200."""
     web.folder.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(web.port), "conference.asgi:application"]
+    command = [
+        sys.executable,
+        "-m",
+        "conference.web_process",
+        "-b",
+        "127.0.0.1",
+        "-p",
+        str(web.port),
+        "conference.asgi:application",
+    ]
     with web.log.open("wb") as output:
         web.process = subprocess.Popen(  # noqa: S603
             command,
@@ -322,12 +332,45 @@ def running_stack(options: StackOptions) -> Iterator[Stack]:
 # --- measuring -------------------------------------------------------------------------------
 
 
+BENCH_GC_THRESHOLD = 20_000  # as conference.web_process.GC_THRESHOLD
+
+
+class GcPauses:
+    """This process's garbage-collection pauses. The clients all live in this one process: a
+    pause here makes hundreds of deliveries look late at once, so the benchmark reports its own
+    pauses beside the latencies (and starts with a first generation as large as the web
+    processes', ``BENCH_GC_THRESHOLD``)."""
+
+    def __init__(self) -> None:
+        self.started = 0.0
+        self.pauses: list[float] = []
+        _, older, oldest = gc.get_threshold()
+        gc.set_threshold(int(os.environ.get("BENCH_GC_THRESHOLD", BENCH_GC_THRESHOLD)), older, oldest)
+        gc.callbacks.append(self.observe)
+
+    def observe(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self.started = time.perf_counter()
+        else:
+            self.pauses.append(time.perf_counter() - self.started)
+
+    def lap(self) -> dict[str, float]:
+        pauses, self.pauses = self.pauses, []
+        return {
+            "bench_gc_collections": len(pauses),
+            "bench_gc_pause_max_ms": round(max(pauses, default=0.0) * 1000, 1),
+            "bench_gc_pause_total_ms": round(sum(pauses) * 1000, 1),
+        }
+
+
 class Meter:
     """CPU and run-queue wait of the web processes (summed), of Redis and of this process, and
-    Redis's command count, between two points in time (``lap``)."""
+    Redis's command count, between two points in time (``lap``); and this process's
+    garbage-collection pauses meanwhile."""
 
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
+        self.gc = GcPauses()
         self.mark = self.read()
 
     def read(self) -> dict[str, float]:
@@ -356,6 +399,7 @@ class Meter:
             "bench_cpu_seconds": spent["bench_cpu"],
             "bench_runqueue_wait_seconds": spent["bench_wait"],
             "redis_commands": spent["redis_commands"],
+            **self.gc.lap(),
         }
 
 

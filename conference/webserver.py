@@ -111,7 +111,15 @@ class Launcher:
 
     def command(self) -> list[str]:
         fd = str(self.sock.fileno())
-        return [sys.executable, "-m", "daphne", "--fd", fd, *self.options.daphne_args, self.options.application]
+        return [
+            sys.executable,
+            "-m",
+            "conference.web_process",
+            "--fd",
+            fd,
+            *self.options.daphne_args,
+            self.options.application,
+        ]
 
     def start(self, slot: Slot) -> None:
         env = {**os.environ, "WEB_PROCESS_NUMBER": str(slot.number)}

@@ -24,10 +24,20 @@ from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import get_channel_layer
-from channels.utils import await_many_dispatch
 
 from meetings.models import HOST_ROLES, LeaveReason
-from rooms import activity, breakouts, events, fanout, host_controls, presence, protocol, recording_controls
+from rooms import (
+    activity,
+    breakouts,
+    events,
+    fanout,
+    host_controls,
+    inbox,
+    presence,
+    protocol,
+    recording_controls,
+    wire_json,
+)
 from rooms.background import services
 from rooms.events import Joined, hosts_group, meeting_group, participant_group, room_group
 from rooms.protocol import MAX_FRAME_BYTES, ProtocolError, error_message, parse_client_message
@@ -72,9 +82,10 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
                     logger.exception("meeting %s: cleanup after a failed connection failed", self.code)
 
     async def serve(self, scope: Any, receive: Any, send: Any) -> None:
-        """``AsyncConsumer.__call__`` with a third source of messages: this socket's queue in
-        the process's fan-out hub (meeting, room and hosts events), beside the client and the
-        channel layer (messages to this participant, SFU replies and notifications)."""
+        """``AsyncConsumer.__call__`` with a third source of messages, the process's fan-out
+        hub (meeting, room and hosts events), beside the client and the channel layer (messages
+        to this participant, SFU replies and notifications): all three arrive in this socket's
+        inbox (``rooms.inbox``), which the hub fills directly."""
         self.scope = scope
         self.channel_layer = get_channel_layer(self.channel_layer_alias)
         assert self.channel_layer is not None, "the meeting WebSocket needs the channel layer"
@@ -82,9 +93,9 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
         self.base_send = send
         self.hub = fanout.hub()
-        fanned_out = self.hub.attach(self.channel_name)
+        socket_inbox = self.hub.attach(self.channel_name)
         try:
-            await await_many_dispatch([receive, self.channel_receive, fanned_out.get], self.dispatch)
+            await inbox.serve(socket_inbox, [receive, self.channel_receive], self.dispatch)
         except StopConsumer:
             pass
         finally:
@@ -102,6 +113,10 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
             await self.sfu_notify(message)
             return
         await super().dispatch(message)
+
+    @classmethod
+    async def encode_json(cls, content: Any) -> str:
+        return wire_json.dumps(content)
 
     async def send_json(self, content: Any, close: bool = False) -> None:
         await self.send_text(await self.encode_json(content), close=close)

@@ -29,7 +29,6 @@ stalled browser costs the room nothing.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 import weakref
@@ -41,6 +40,8 @@ import msgpack  # type: ignore[import-untyped]
 import redis
 import redis.asyncio as aioredis
 from django.conf import settings
+
+from rooms import wire_json
 
 logger = logging.getLogger(__name__)
 
@@ -143,10 +144,12 @@ class RosterBatch:
 
 @dataclass
 class Member:
-    """One local socket: what the hub queued for it."""
+    """One local socket: its inbox (``rooms.inbox``), where the hub queues events for it. The
+    socket's own pumps put its client frames and channel-layer messages there too; the hub's
+    events are what the bound is for."""
 
     channel: str
-    queue: asyncio.Queue[dict[str, Any]] = field(default_factory=lambda: asyncio.Queue(MEMBER_BUFFER))
+    queue: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
     overflowed: bool = False
 
     def put(self, message: dict[str, Any]) -> None:
@@ -325,7 +328,7 @@ class Hub:
         """Queues the message for each local socket; a client event is JSON-encoded here once,
         not once per socket (``text``; the consumer sends it as it is)."""
         if message.get("type") == "room.event" and "text" not in message:
-            message = {**message, "text": json.dumps(message["event"])}
+            message = {**message, "text": wire_json.dumps(message["event"])}
         for channel in list(channels):
             member = self.members.get(channel)
             if member is not None:

@@ -28,6 +28,7 @@ from accounts.models import Profile
 from meetings import access
 from meetings.models import (
     BreakoutMode,
+    BreakoutPlan,
     ChatMessage,
     LeaveReason,
     Meeting,
@@ -360,30 +361,43 @@ def _resumable(meeting: Meeting, identity: Identity, token: str | None) -> Parti
     return present.order_by("-joined_at").first()
 
 
-def entry_room(meeting: Meeting, participant: Participant, email: str | None) -> Room:
+def entry_room(
+    meeting: Meeting, participant: Participant, email: str | None, main: Room | None = None
+) -> tuple[Room, BreakoutPlan]:
     """Where someone entering the meeting goes: the main room, or, while breakout rooms are
-    open, their (pre-)assigned room, or by the active rule (``auto``: the emptiest room)."""
-    main = main_room(meeting.pk)
+    open, their (pre-)assigned room, or by the active rule (``auto``: the emptiest room); and
+    the meeting's breakout plan it was decided by."""
+    main = main if main is not None else main_room(meeting.pk)
     plan = plan_of(meeting.pk)
     if not plan.is_open or plan.closing_at is not None or participant.is_host:
-        return main
+        return main, plan
     rooms = breakout_rooms(meeting.pk)
     if email:
         preassigned = rooms.filter(preassignments__email__iexact=email).first()
         if preassigned is not None:
             participant.assigned_room = preassigned
-            return preassigned
+            return preassigned, plan
     if plan.mode == BreakoutMode.AUTO:
         emptiest = rooms_by_occupancy(rooms).first()
         if emptiest is not None:
             participant.assigned_room = emptiest
-            return emptiest
-    return main
+            return emptiest, plan
+    return main, plan
 
 
 def _user_email(user: Any) -> str | None:
     email = getattr(user, "email", "") if user is not None and user.is_authenticated else ""
     return str(email) or None
+
+
+@dataclass(frozen=True)
+class JoinRequest:
+    """What a connection's ``join`` message asks for."""
+
+    display_name: str | None
+    passcode: str | None
+    resume_token: str | None
+    channel_name: str
 
 
 def do_join(
@@ -400,52 +414,38 @@ def do_join(
     """Someone joins (or comes back on a new connection): the checks and writes under the
     meeting's row lock, then (after the commit, outside the lock) their snapshot of the room,
     which ``subscribed_at`` allows to share with other newcomers (``entry_snapshot``)."""
+    request = JoinRequest(display_name, passcode, resume_token, channel_name)
     with transaction.atomic():
-        outcome, participant = _join(
-            meeting_id,
-            user,
-            identity,
-            display_name=display_name,
-            passcode=passcode,
-            resume_token=resume_token,
-            channel_name=channel_name,
-        )
+        outcome, participant = _join(meeting_id, user, identity, request)
     if participant is None:
         return outcome
     return replace(outcome, snapshot=entry_snapshot(participant, subscribed_at))
 
 
 def _join(
-    meeting_id: int,
-    user: Any,
-    identity: Identity,
-    *,
-    display_name: str | None,
-    passcode: str | None,
-    resume_token: str | None,
-    channel_name: str,
+    meeting_id: int, user: Any, identity: Identity, request: JoinRequest
 ) -> tuple[JoinOutcome, Participant | None]:
     meeting = Meeting.objects.select_for_update().get(pk=meeting_id)
     policy = access.join_policy(user, meeting)
     if policy.refusal is not None:
         raise ProtocolError(policy.refusal.value, "You may not join this meeting.", close_code=CLOSE_REFUSED)
     expire_stale(meeting.pk)
-    returning = _resumable(meeting, identity, resume_token)
+    returning = _resumable(meeting, identity, request.resume_token)
     if returning is not None:
-        return _continue(returning, meeting, channel_name)
+        return _continue(returning, meeting, request.channel_name)
     main = main_room(meeting.pk)
     refusal = access.entry_refusal(
         meeting,
         policy,
         banned=access.is_banned(meeting, identity.user_id, identity.guest_key),
         locked=main.locked,
-        passcode=passcode,
+        passcode=request.passcode,
         present=joined_participants(meeting.pk).count(),
     )
     if refusal is not None:
         raise ENTRY_ERRORS[refusal]()
     host = policy.as_host
-    name = display_name or identity.default_name
+    name = request.display_name or identity.default_name
     if not name:
         raise ProtocolError("invalid", "display_name: a name is required to join as a guest.", field="display_name")
 
@@ -465,7 +465,7 @@ def _join(
         role=role,
         state=ParticipantState.WAITING if waiting else ParticipantState.JOINED,
         audio=not (meeting.mute_on_entry and not host),
-        channel_name=channel_name,
+        channel_name=request.channel_name,
         joined_at=None if waiting else timezone.now(),
     )
     token = _new_resume_token(participant)
@@ -473,20 +473,20 @@ def _join(
         participant.save()
         notify_waiting(meeting.pk, joined=[participant])
         return JoinOutcome(participant.id, meeting.pk, role, True, token, None, None), None
-    participant.room = entry_room(meeting, participant, _user_email(user))
+    participant.room, plan = entry_room(meeting, participant, _user_email(user), main)
     participant.save()
     if owner:
         _take_host_back(meeting.pk, participant)
     mark_live(meeting)
-    _announce_entry(participant)
+    _announce_entry(participant, plan)
     return JoinOutcome(participant.id, meeting.pk, participant.role, False, token, None, None), participant
 
 
-def _announce_entry(participant: Participant) -> None:
+def _announce_entry(participant: Participant, plan: BreakoutPlan) -> None:
     assert participant.room is not None
     count = room_participants(participant.room.pk).count()
     send_to_room_on_commit(participant.meeting_id, participant.room.pk, events.roster_joined(participant, count))
-    if not participant.room.is_main or plan_of(participant.meeting_id).is_open:
+    if not participant.room.is_main or plan.is_open:
         notify_breakouts(participant.meeting_id)
 
 
@@ -511,9 +511,9 @@ def admit(target: Participant) -> None:
     meeting = target.meeting
     target.state = ParticipantState.JOINED
     target.joined_at = timezone.now()
-    target.room = entry_room(meeting, target, _user_email(target.user))
+    target.room, plan = entry_room(meeting, target, _user_email(target.user))
     target.save(update_fields=["state", "joined_at", "room", "assigned_room"])
-    _announce_entry(target)
+    _announce_entry(target, plan)
     control_on_commit(participant_group(target.id), "admitted")
 
 

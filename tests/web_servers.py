@@ -107,7 +107,10 @@ def start_web(folder: Path, name: str, command: list[str], port: int | None = No
 def start_daphne(folder: Path, name: str) -> WebProcess:
     port = free_port()
     return start_web(
-        folder, name, ["-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "conference.asgi:application"], port
+        folder,
+        name,
+        ["-m", "conference.web_process", "-b", "127.0.0.1", "-p", str(port), "conference.asgi:application"],
+        port,
     )
 
 

@@ -66,7 +66,8 @@ def asgi_server(transactional_db: None, tmp_path: Path, asgi_env: dict[str, str]
     log = tmp_path / "daphne.log"
     with log.open("wb") as out:
         process = subprocess.Popen(  # noqa: S603 (a fixed command line)
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "conference.asgi:application"],
+            [sys.executable, "-m", "conference.web_process", "-b", "127.0.0.1", "-p", str(port),
+             "conference.asgi:application"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     server = AsgiServer(url=f"http://127.0.0.1:{port}", process=process, log=log)
