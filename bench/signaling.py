@@ -233,6 +233,8 @@ async def join_phase(clients: list[Client], stack: Stack, options: Options, run:
         "failures": dict(failures),
         "clients_in_room_after_settle": in_room,
         "join_ms": percentiles_ms([c.joined_at - c.join_sent for c in joined]),
+        "busy_answers": sum(c.busy_answers for c in clients),  # joins shed (retried after retry_after)
+        "clients_told_busy": sum(1 for c in clients if c.busy_answers),
         "connect_ms": percentiles_ms([c.connected_at - c.connect_started for c in clients if c.ws is not None]),
         "join_wall_seconds": round(all_joined_at - started, 3),
         "joins_per_second": round(n / (all_joined_at - started), 1) if n else 0.0,
@@ -361,6 +363,7 @@ def summary(result: dict[str, Any], options: Options) -> dict[str, Any]:
         "roster_missing_entries": join.get("roster_missing_entries"),
         "clients_dropped_while_idle": result.get("idle", {}).get("clients_dropped"),
         "join_phase_messages_received": join.get("traffic", {}).get("messages"),
+        "join_busy_answers": join.get("busy_answers"),
         "web_processes": options.stack.web_processes,
     }
 

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import math
+import random
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -93,6 +94,9 @@ class Client:
     reader: asyncio.Task[None] | None = None
     hello: asyncio.Event = field(default_factory=asyncio.Event)
     joined: asyncio.Event = field(default_factory=asyncio.Event)
+    busy: asyncio.Event = field(default_factory=asyncio.Event)  # the server said busy (retry_after)
+    retry_after: float = 0.0
+    busy_answers: int = 0
     closed: asyncio.Event = field(default_factory=asyncio.Event)
     hello_message: dict[str, Any] = field(default_factory=dict)
     participant_id: str | None = None
@@ -167,7 +171,12 @@ class Client:
         elif kind == "error":
             code = str(message.get("code"))
             self.errors[code] += 1
-            if self.participant_id is None and self.failure is None:
+            if code == "busy" and self.participant_id is None:
+                # Load shedding (rooms/admission.py): join again after retry_after, with jitter.
+                self.busy_answers += 1
+                self.retry_after = float(message.get("retry_after") or 1.0)
+                self.busy.set()
+            elif self.participant_id is None and self.failure is None:
                 self.failure = f"error before joined: {code}: {message.get('message')}"
                 self.joined.set()
 
@@ -224,12 +233,27 @@ async def join_one(
                 await client.hello.wait()
                 if client.closed.is_set():
                     return
-                client.join_sent = await client.send(join)
-                await client.joined.wait()
+                client.join_sent = await client.send(join)  # join time counts from the first try
+                while not await answered(client):
+                    await asyncio.sleep(client.retry_after * random.uniform(0.5, 1.5))  # noqa: S311
+                    await client.send(join)
         except TimeoutError:
             client.failure = client.failure or f"no joined within {options.join_timeout} s"
         except ConnectionClosed:
             pass
+
+
+async def answered(client: Client) -> bool:
+    """Waits for the answer to a ``join``: True for ``joined`` (or a failure), False for ``busy``."""
+    client.busy.clear()
+    joined = asyncio.ensure_future(client.joined.wait())
+    busy = asyncio.ensure_future(client.busy.wait())
+    try:
+        await asyncio.wait({joined, busy}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        joined.cancel()
+        busy.cancel()
+    return client.joined.is_set()
 
 
 async def join_all(

@@ -1,5 +1,6 @@
 """Background work of the web process's event loop: grace-period timers for dropped
-connections and the per-room reaction aggregator.
+connections and the per-room reaction aggregator (and, beside them, the process's join gate,
+``rooms.admission``).
 
 Both follow one pattern: a task is started when there is work, ends by itself when there is
 none, treats cancellation as a normal exit and logs anything else. They are kept per event
@@ -16,7 +17,10 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+from django.conf import settings
+
 from rooms import events, fanout
+from rooms.admission import JoinGate
 from rooms.events import room_group
 
 logger = logging.getLogger(__name__)
@@ -133,6 +137,7 @@ class LoopServices:
         self.grace_timers = GraceTimers()
         self.reactions = ReactionAggregator()
         self.tasks = KeyedTasks()
+        self.join_gate = JoinGate(limit=settings.MEETING_JOIN_CONCURRENCY)
 
 
 _services: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopServices] = weakref.WeakKeyDictionary()

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from autobahn.exception import Disconnected
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -102,17 +103,23 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
             await self.hub.detach(self.channel_name)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
-        # Forwarded room events touch no database: skip Channels' per-message
-        # aclose_old_connections() hop through the sync thread (a third of the CPU per delivery,
-        # and it queued fan-out behind joins). Database work goes through database_sync_to_async,
-        # which closes stale connections itself.
-        if message["type"] == "room.event":
+        """Channels' ``AsyncConsumer.dispatch`` without its ``aclose_old_connections()`` before
+        every message: that is a hop through the process's one database thread, so each client
+        frame (a ping, a chat line, a ``join`` to be told ``busy``) and each forwarded event
+        waited behind whatever database work the process had queued, e.g. a join storm's. All
+        database work here goes through ``database_sync_to_async``, which closes stale
+        connections itself, before and after."""
+        kind = message["type"]
+        if kind == "room.event":
             await self.room_event(message)
             return
-        if message["type"] == "sfu.notify":
+        if kind == "sfu.notify":
             await self.sfu_notify(message)
             return
-        await super().dispatch(message)
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {kind}")
+        await handler(message)
 
     @classmethod
     async def encode_json(cls, content: Any) -> str:
@@ -297,6 +304,18 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
     async def on_join(self, message: protocol.Join) -> None:
         if self.participant_id is not None:
             raise ProtocolError("already_joined", "This connection has already joined.")
+        assert self.meeting_id is not None
+        gate = services().join_gate
+        if not gate.enter(self):
+            raise ProtocolError(
+                "busy", "Many people are joining right now; trying again shortly.", retry_after=gate.retry_after()
+            )
+        try:
+            await self.join_meeting(message)
+        finally:
+            gate.leave(self)
+
+    async def join_meeting(self, message: protocol.Join) -> None:
         assert self.meeting_id is not None
         # Register for meeting and main-room events before the snapshot is read, so nothing falls
         # in between; events queued meanwhile are delivered after `joined` (clients de-duplicate

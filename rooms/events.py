@@ -355,6 +355,7 @@ class ErrorEvent(TypedDict):
     code: str
     message: str
     field: NotRequired[str]
+    retry_after: NotRequired[float]  # seconds (``busy``): send the message again after this
 
 
 @with_config(FORBID)
@@ -593,10 +594,12 @@ def pong(request_id: str | None) -> Pong:
     return {"type": "pong", "id": request_id}
 
 
-def error(code: str, message: str, field: str | None = None) -> ErrorEvent:
+def error(code: str, message: str, field: str | None = None, retry_after: float | None = None) -> ErrorEvent:
     body: ErrorEvent = {"type": "error", "code": code, "message": message}
     if field is not None:
         body["field"] = field
+    if retry_after is not None:
+        body["retry_after"] = retry_after
     return body
 
 

@@ -284,15 +284,23 @@ _client_adapter: TypeAdapter[AnyClientMessage] = TypeAdapter(AnyClientMessage)
 class ProtocolError(Exception):
     """A refusal to send to the client as an ``error`` message."""
 
-    def __init__(self, code: str, message: str, field: str | None = None, close_code: int | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        field: str | None = None,
+        close_code: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.field = field
         self.close_code = close_code
+        self.retry_after = retry_after
 
     def to_message(self) -> ErrorEvent:
-        return error_message(self.code, self.message, self.field)
+        return events.error(self.code, self.message, self.field, self.retry_after)
 
 
 def parse_client_message(data: Any) -> AnyClientMessage:

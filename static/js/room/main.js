@@ -455,6 +455,7 @@ session.addEventListener("batch", ({ detail }) => {
   const came = (detail.joined || []).map((p) => p.id);
   if (came.includes(roster.selfId)) transport?.meetTogether(came.filter((id) => id !== roster.selfId));
 });
+session.addEventListener("busy", () => toast("Many people are joining right now — you'll be in in a moment", { timeout: 3000 }));
 session.addEventListener("muted", ({ detail }) => hostMutedMe(detail.by));
 session.addEventListener("mediastate", ({ detail }) => {
   if (detail.participant_id === roster.selfId && detail.by && !detail.audio && media.micOn) hostMutedMe(detail.by);

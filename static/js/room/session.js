@@ -3,6 +3,7 @@
 // It keeps the Roster current from the server's deltas and re-emits the rest as events:
 //   "phase" {phase, reason?, message?}  phases: idle, connecting, waiting, joined, reconnecting, ended
 //   "joinerror" {code, message, field}    a join refused but the connection stays (wrong passcode, …)
+//   "busy" {retryAfter}                   the server is shedding a join storm; join is sent again by itself
 //   "moving" {message}                    a `joined` for another room is about to replace this one
 //   "joined" {message, resumed, moved, rejoined}  full state (also after a resume or a move)
 //   "left" {participant_id, reason}       someone left this room (also for each of a roster.batch)
@@ -259,6 +260,17 @@ export class MeetingSession extends EventTarget {
   onError(message) {
     this.lastError = message;
     if (message.code === "replaced") return; // the close (4409) that follows says it all
+    if (message.code === "busy" && !this.joined) {
+      // The server sheds a join storm: ask again after retry_after, spread by jitter so that
+      // everyone told "busy" at once does not come back at once (rooms/admission.py).
+      const seconds = Number(message.retry_after) || 1;
+      clearTimeout(this.busyRetry);
+      this.busyRetry = setTimeout(() => {
+        if (!this.joined && this.signaling.connected) this.sendJoin();
+      }, seconds * (0.5 + Math.random()) * 1000);
+      this.emit("busy", { retryAfter: seconds });
+      return;
+    }
     if (this.resuming) this.resumeToken = null;
     if (!this.joined && this.phase !== "waiting" && JOIN_ERRORS.has(message.code)) {
       this.emit("joinerror", message);
