@@ -354,8 +354,9 @@ MEETING_DEFAULT_MAX_PARTICIPANTS = env.integer("MEETING_DEFAULT_MAX_PARTICIPANTS
 MEETING_MAX_PARTICIPANTS_LIMIT = 1000
 MEETING_RECONNECT_GRACE_SECONDS = env.integer("MEETING_RECONNECT_GRACE_SECONDS", 30, minimum=1, maximum=600)
 # Joins one web process works on at once; more are answered `busy` with a `retry_after`
-# (rooms/admission.py) instead of queueing until handshakes time out.
-MEETING_JOIN_CONCURRENCY = env.integer("MEETING_JOIN_CONCURRENCY", 32, minimum=1, maximum=10000)
+# (rooms/admission.py) instead of queueing until handshakes time out. A join costs a process
+# ~15 ms of CPU (docs/performance.md), so 64 is about a second of queued work.
+MEETING_JOIN_CONCURRENCY = env.integer("MEETING_JOIN_CONCURRENCY", 64, minimum=1, maximum=10000)
 # STUN/TURN servers handed to browsers, as RTCPeerConnection's iceServers:
 # [{"urls": ["turn:turn.example.org:3478"], "username": "u", "credential": "p"}]
 ICE_SERVERS = validate_ice_servers(env.json("ICE_SERVERS", []))
