@@ -1,7 +1,8 @@
 """ASGI entry point served by daphne: HTTP goes to Django, WebSockets to Channels consumers.
 
 WebSocket routes are composed from each app's ``routing.py``; connections must come from an
-allowed origin (``ALLOWED_HOSTS``) and carry the Django session.
+allowed origin (``ALLOWED_HOSTS``) and carry the Django session (resolved on the handshake
+thread, ``conference.handshake``).
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "conference.settings")
 # Django must be set up before anything imports models (consumers, auth middleware).
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import URLPattern, URLResolver  # noqa: E402
+
+from conference.handshake import auth_stack  # noqa: E402
 
 WEBSOCKET_ROUTING_MODULES = ("rooms.routing",)
 
@@ -33,6 +35,6 @@ def websocket_urlpatterns() -> list[URLPattern | URLResolver]:
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns()))),
+        "websocket": AllowedHostsOriginValidator(auth_stack(URLRouter(websocket_urlpatterns()))),
     }
 )

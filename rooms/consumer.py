@@ -157,6 +157,8 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         self.chat_bucket = TokenBucket(rate=1, burst=5)
         user = self.scope.get("user")
         await self.accept()
+        # Accepted already (daphne's handshake timeout no longer runs); the hello waits its turn
+        # on the database thread, in arrival order with the joins this process has in hand.
         self.identity = await database_sync_to_async(presence.identity_for)(user, self.scope.get("session"))
         try:
             self.meeting_id, self.main_room_id, greeting = await database_sync_to_async(presence.hello)(

@@ -15,6 +15,7 @@ from django.db import connections
 from django.test import Client
 
 from accounts.models import User
+from conference import handshake
 from conference.asgi import application
 from rooms.background import services
 from rooms.sfu_client import close_sfu_client
@@ -48,6 +49,7 @@ async def close_all_clients() -> None:
     await services().tasks.stop()
     await close_sfu_client()
     await sync_to_async(connections.close_all)()
+    await handshake.close_connections()
     # The channel layer keeps per-event-loop receive state; the next test runs on a new loop.
     channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
 

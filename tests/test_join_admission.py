@@ -10,13 +10,15 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
+from channels.testing import WebsocketCommunicator
 from django.db import connections, transaction
 from pytest_django.fixtures import Settings as SettingsWrapper
 
+from conference.asgi import application
 from meetings.models import Meeting
 from rooms.admission import RETRY_AFTER_MAX, RETRY_AFTER_MIN, JoinGate
 from tests.factories import make_meeting
-from tests.room_client import RoomClient, close_all_clients
+from tests.room_client import ORIGIN, RoomClient, close_all_clients, session_cookie
 
 # --- the gate ---------------------------------------------------------------------------------------
 
@@ -136,3 +138,27 @@ async def test_a_refused_join_gives_its_place_back(open_meeting: Meeting) -> Non
     bob = await RoomClient.connect(open_meeting.code, guest_key="bob", name="bob")
     await bob.join(display_name="Bob")  # the place Ada's attempt held is free again
     await ada.join(display_name="Ada")
+
+
+@pytest.mark.asyncio
+@in_a_real_database
+async def test_a_handshake_completes_while_joins_hold_the_database_thread(open_meeting: Meeting) -> None:
+    """The user is resolved on the handshake thread (``conference.handshake``), so a newcomer's
+    socket is accepted at once even while the process's database thread waits on a join; its
+    ``hello`` follows when that join is through."""
+    ada = await RoomClient.connect(open_meeting.code, guest_key="ada", name="ada")
+    cookie = await session_cookie(None, "cleo")
+    with RowLock(open_meeting) as lock:
+        await ada.send({"type": "join", "display_name": "Ada"})  # holds the database thread
+        await asyncio.sleep(0.2)
+        communicator = WebsocketCommunicator(
+            application, f"/ws/meetings/{open_meeting.code}/", headers=[(b"origin", ORIGIN), (b"cookie", cookie)]
+        )
+        connected, _ = await communicator.connect(timeout=5)
+        assert connected  # accepted before the join let go of the database thread
+        assert await communicator.receive_nothing(0.3)  # its hello waits its turn
+        lock.release.set()
+        await ada.expect("joined")
+        hello = await communicator.receive_json_from(timeout=10)
+    assert hello["type"] == "hello"
+    await communicator.disconnect()
