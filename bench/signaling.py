@@ -236,6 +236,8 @@ async def join_phase(clients: list[Client], stack: Stack, options: Options, run:
         "busy_answers": sum(c.busy_answers for c in clients),  # joins shed (retried after retry_after)
         "clients_told_busy": sum(1 for c in clients if c.busy_answers),
         "connect_ms": percentiles_ms([c.connected_at - c.connect_started for c in clients if c.ws is not None]),
+        # socket open -> `hello` (the server's hello waits its turn behind the joins in hand)
+        "hello_ms": percentiles_ms([c.hello_at - c.connected_at for c in clients if c.hello_at]),
         "join_wall_seconds": round(all_joined_at - started, 3),
         "joins_per_second": round(n / (all_joined_at - started), 1) if n else 0.0,
         "roster_converged": converged,

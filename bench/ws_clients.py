@@ -102,6 +102,7 @@ class Client:
     participant_id: str | None = None
     connect_started: float = 0.0
     connected_at: float = 0.0
+    hello_at: float = 0.0
     join_sent: float = 0.0
     joined_at: float = 0.0
     known_ids: set[str] = field(default_factory=set)
@@ -161,6 +162,7 @@ class Client:
             self.known_ids.update(str(person["id"]) for person in message.get("joined") or [])
             self.known_ids.difference_update(str(person_id) for person_id in message.get("left") or [])
         elif kind == "hello":
+            self.hello_at = self.hello_at or now
             self.hello_message = message
             self.hello.set()
         elif kind == "joined":
