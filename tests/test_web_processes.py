@@ -84,6 +84,37 @@ def test_two_processes_serve_one_meeting_and_a_dead_one_loses_nothing(
         peer.close()
 
 
+def answer_to_join(peer: Peer) -> dict[str, object]:
+    """``joined``, or the ``error`` that refused the join."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for message in peer.take_in(0.2):
+            if message["type"] in ("joined", "error"):
+                return message
+    raise AssertionError(f"no answer to join; got {peer.seen}")
+
+
+def test_the_meeting_limit_holds_exactly_when_people_join_through_two_processes_at_once(
+    meeting: Meeting, tmp_path: Path, servers: list[WebProcess]
+) -> None:
+    save_meeting(meeting, waiting_room=False, allow_guests=True, max_participants=3)
+    first, second = start_daphne(tmp_path, "web-1"), start_daphne(tmp_path, "web-2")
+    servers.extend([first, second])
+    peers = [Peer.connect((first, second)[n % 2], meeting.code, guest_cookie()) for n in range(8)]
+    for n, peer in enumerate(peers):  # all eight ask before any answer is read
+        peer.send({"type": "join", "display_name": f"Guest {n}"})
+    answers = [answer_to_join(peer) for peer in peers]
+
+    joined = [answer for answer in answers if answer["type"] == "joined"]
+    refused = [answer for answer in answers if answer["type"] == "error"]
+    assert len(joined) == 3
+    assert [answer["code"] for answer in refused] == ["meeting_full"] * 5
+    latest = max(joined, key=lambda answer: len(answer["roster"]))  # type: ignore[arg-type]
+    assert len(latest["roster"]) == 3  # type: ignore[arg-type]
+    for peer in peers:
+        peer.close()
+
+
 def test_the_launcher_serves_one_port_with_several_processes_and_replaces_a_dead_one(
     tmp_path: Path, servers: list[WebProcess]
 ) -> None:
