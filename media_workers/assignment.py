@@ -35,16 +35,22 @@ class Moved:
 
 
 class Assignment:
-    def __init__(self, redis: Redis, keys: Keys) -> None:
+    """``cpu_limit`` (share of a core) and ``lag_limit_ms``: a worker whose pulse reports either
+    (``media_workers/liveness.py``) is saturated and takes new rooms only when all are."""
+
+    def __init__(
+        self, redis: Redis, keys: Keys, *, cpu_limit: float | None = None, lag_limit_ms: int | None = None
+    ) -> None:
         self.redis = redis
         self.keys = keys
+        self.limits = ["" if cpu_limit is None else f"{cpu_limit:g}", "" if lag_limit_ms is None else str(lag_limit_ms)]
         self._assign = load_script(redis, "assign")
         self._release = load_script(redis, "release")
         self._reap = load_script(redis, "reap")
 
     async def assign(self, room_id: str) -> Assigned | None:
         """The worker for ``room_id``; None when no live worker can take it."""
-        found = await self._assign(keys=[], args=[self.keys.prefix, room_id])
+        found = await self._assign(keys=[], args=[self.keys.prefix, room_id, *self.limits])
         if not found:
             return None
         worker_id, previous, channel, address = (text(item) for item in found)

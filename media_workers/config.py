@@ -56,6 +56,11 @@ class WorkerConfig:
     recordings_dir: Path = Path("var/recordings-spool")
     #: The public IP a 1:1 NAT maps to this machine (announced in ICE candidates); None: none.
     public_ip: str | None = None
+    #: New rooms avoid a worker whose pulse reports this much CPU (share of a core) or loop lag.
+    saturation_cpu: float = 0.9
+    saturation_lag_ms: int = 250
+    #: A worker whose event loop has not run for this long stops its pulse (and dies).
+    loop_stall_limit: float = 30.0
 
     @property
     def channel(self) -> str:
@@ -146,6 +151,9 @@ def load_config(source: Mapping[str, str] | None = None) -> WorkerConfig:
         capacity=env.integer("SFU_CAPACITY", 500, minimum=1, maximum=100_000),
         heartbeat_interval=heartbeat_interval,
         heartbeat_ttl=heartbeat_ttl,
+        saturation_cpu=env.number("SFU_SATURATION_CPU", 0.9, minimum=0.05, maximum=64),
+        saturation_lag_ms=env.integer("SFU_SATURATION_LAG_MS", 250, minimum=1, maximum=600_000),
+        loop_stall_limit=env.number("SFU_LOOP_STALL_SECONDS", 30.0, minimum=1, maximum=3600),
         drain_timeout=env.number("SFU_DRAIN_TIMEOUT_SECONDS", 300.0, minimum=0, maximum=86_400),
         room_idle_timeout=env.number("SFU_ROOM_IDLE_SECONDS", 30.0, minimum=0, maximum=3600),
         assign_grace=env.number("SFU_ASSIGN_GRACE_SECONDS", 60.0, minimum=1, maximum=3600),

@@ -2,10 +2,11 @@
 own channel, the request service, notifications and the metrics endpoint.
 
 Start order: metrics endpoint → registration (reaping a previous life under the same id) →
-heartbeat → listeners. ``drain()`` (SIGTERM): no new rooms, rooms keep running until they are
-empty or ``drain_timeout`` passes, then the rest are handed back (mappings released, announced as
-``room.moved``). Stop order: listeners → rooms → heartbeat → notifications flushed → registry
-entry removed → metrics endpoint → connections.
+pulse (liveness on a thread of its own, ``media_workers/liveness.py``) → heartbeat →
+listeners. ``drain()`` (SIGTERM): no new rooms, rooms keep running until they are empty or
+``drain_timeout`` passes, then the rest are handed back (mappings released, announced as
+``room.moved``). Stop order: listeners → rooms → heartbeat and pulse → notifications flushed →
+registry entry removed → metrics endpoint → connections.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from media_workers.collector import CollectorPolicy
 from media_workers.config import WorkerConfig
 from media_workers.keys import Keys
 from media_workers.lane import native_lanes
+from media_workers.liveness import LoopWatch, Pulse
 from media_workers.metrics import MetricsServer
 from media_workers.notifier import Notifier
 from media_workers.registry import Heartbeat, Registry
@@ -51,11 +53,23 @@ class Worker:
         self.redis = Redis.from_url(config.redis_url, socket_timeout=5, socket_connect_timeout=5)
         keys = Keys(config.key_prefix)
         self.bus = Bus(config.redis_url, config.channel_prefix)
-        self.assignment = Assignment(self.redis, keys)
+        self.assignment = Assignment(
+            self.redis, keys, cpu_limit=config.saturation_cpu, lag_limit_ms=config.saturation_lag_ms
+        )
         self.registry = Registry(self.redis, keys, config)
         self.notifier = Notifier(self.bus)
         self.service = WorkerService(config, self.bus, self.assignment, self.notifier, router_factory)
         self.heartbeat = Heartbeat(config.heartbeat_interval, self.beat)
+        self.loop_watch = LoopWatch()
+        self.pulse = Pulse(
+            config.redis_url,
+            keys,
+            config.worker_id,
+            interval=config.heartbeat_interval,
+            ttl=config.heartbeat_ttl,
+            stall_limit=config.loop_stall_limit,
+            watch=self.loop_watch,
+        )
         self.collector = CollectorPolicy(busy=lambda: self.service.load().peers > 0)
         self.listeners = [
             ChannelListener(self.bus, protocol.CONTROL_CHANNEL, self.service.handle),
@@ -104,6 +118,8 @@ class Worker:
             self._announce_lost(moved)
         self.notifier.start()
         await self.registry.beat(self.service.load())
+        self.loop_watch.start()
+        self.pulse.start()
         self.heartbeat.start()
         self.collector.start()
         for listener in self.listeners:
@@ -149,6 +165,8 @@ class Worker:
             await listener.stop()
         await self.service.close()
         await self.heartbeat.stop()
+        await asyncio.to_thread(self.pulse.stop)
+        self.loop_watch.stop()
         await self.collector.stop()
         await self.notifier.stop()
         try:
