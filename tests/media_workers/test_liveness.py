@@ -112,6 +112,16 @@ def test_the_cpu_meter_reads_the_share_of_a_core_this_process_used() -> None:
 # --- new rooms and saturated workers -------------------------------------------------------------
 
 
+async def workers(redis: Redis, keys: Keys, **coping: tuple[int, float, int]) -> Assignment:
+    """Registers each worker with (peers, CPU, loop lag in ms) as its heartbeat and pulse would
+    write them; the assignment uses limits of 0.9 of a core and 250 ms."""
+    for worker_id, (peers, cpu, lag_ms) in coping.items():
+        await registered(redis, keys, worker_id)
+        await redis.hset(keys.worker(worker_id), "load", str(peers))
+        await saturate(redis, keys, worker_id, cpu=cpu, lag_ms=lag_ms)
+    return Assignment(redis, keys, cpu_limit=0.9, lag_limit_ms=250)
+
+
 async def saturate(redis: Redis, keys: Keys, worker_id: str, *, cpu: float = 0.0, lag_ms: int = 0) -> None:
     """What a pulse writes for a worker coping this badly."""
     await redis.hset(keys.worker(worker_id), mapping={"cpu": str(cpu), "lag_ms": str(lag_ms)})
@@ -120,15 +130,8 @@ async def saturate(redis: Redis, keys: Keys, worker_id: str, *, cpu: float = 0.0
 @pytest.mark.asyncio
 async def test_a_new_room_goes_to_a_worker_that_is_not_saturated() -> None:
     async with scratch_redis() as (redis, keys):
-        await registered(redis, keys, "hot")  # the least loaded, but its CPU is at the limit
-        await registered(redis, keys, "late")
-        await registered(redis, keys, "calm")
-        await redis.hset(keys.worker("late"), "load", "1")
-        await redis.hset(keys.worker("calm"), "load", "2")
-        await saturate(redis, keys, "hot", cpu=0.95)
-        await saturate(redis, keys, "late", lag_ms=900)
-        await saturate(redis, keys, "calm", cpu=0.3, lag_ms=5)
-        assignment = Assignment(redis, keys, cpu_limit=0.9, lag_limit_ms=250)
+        # "hot" is the least loaded but at the CPU limit, "late" runs 900 ms behind.
+        assignment = await workers(redis, keys, hot=(0, 0.95, 0), late=(1, 0.1, 900), calm=(2, 0.3, 5))
         assigned = await assignment.assign("room1")
         assert assigned is not None
         assert assigned.worker_id == "calm"
@@ -137,12 +140,8 @@ async def test_a_new_room_goes_to_a_worker_that_is_not_saturated() -> None:
 @pytest.mark.asyncio
 async def test_when_every_worker_is_saturated_the_least_loaded_still_takes_the_room() -> None:
     async with scratch_redis() as (redis, keys):
-        await registered(redis, keys, "a")
-        await registered(redis, keys, "b")
-        await redis.hset(keys.worker("a"), "load", "3")
-        await saturate(redis, keys, "a", cpu=0.99)
-        await saturate(redis, keys, "b", lag_ms=2000)
-        assigned = await Assignment(redis, keys, cpu_limit=0.9, lag_limit_ms=250).assign("room1")
+        assignment = await workers(redis, keys, a=(3, 0.99, 0), b=(0, 0.1, 2000))
+        assigned = await assignment.assign("room1")
         assert assigned is not None
         assert assigned.worker_id == "b"
 
