@@ -126,6 +126,13 @@ class TestCreate:
         assert response.status_code == 400
         assert response.json()["code"] == "parse_error"
 
+    def test_it_rejects_json_nested_too_deeply_and_stores_nothing(self, owner_api: APIClient) -> None:
+        nested = "[" * 20_000 + "]" * 20_000  # 40 KB: deeper than Python's recursion limit
+        response = owner_api.generic("POST", LIST, nested, content_type="application/json")
+        assert response.status_code == 400
+        assert response.json()["code"] == "parse_error"
+        assert Meeting.objects.count() == 0
+
     def test_it_ignores_read_only_fields(self, owner_api: APIClient) -> None:
         body = owner_api.post(LIST, {"title": "t", "code": "aaa-aaaa-aaa", "status": "live"}).json()
         assert body["code"] != "aaa-aaaa-aaa"

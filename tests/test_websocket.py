@@ -75,6 +75,16 @@ async def test_a_participant_is_welcomed_with_their_role(
         await communicator.disconnect()
 
 
+@pytest.mark.parametrize("path", ["/ws/nowhere/", "/ws/meetings/NOT-A-CODE/", "/ws/meetings/abc-defg-hij/extra/", "/"])
+async def test_a_path_that_is_no_websocket_of_ours_is_refused_quietly(
+    path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    communicator = WebsocketCommunicator(application, path, headers=[(b"origin", ORIGIN), (b"host", b"testserver")])
+    connected, _ = await communicator.connect()
+    assert not connected
+    assert [record for record in caplog.records if record.levelname in ("ERROR", "CRITICAL")] == []
+
+
 async def test_a_foreign_origin_is_rejected(owner: User, meeting: Meeting) -> None:
     _communicator, connected = await connect(meeting.code, owner, origin=b"https://evil.example")
     assert not connected
