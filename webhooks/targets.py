@@ -6,6 +6,12 @@ the database, cloud metadata at 169.254.169.254, an admin panel on localhost). U
 link-local or otherwise non-global address is refused when the webhook is registered and again
 at every delivery (DNS answers change). At delivery, the connection goes to the address that was
 checked (``Destination.address``), so a second, different DNS answer cannot slip in between.
+
+An IPv6 address that carries an IPv4 address (IPv4-mapped, IPv4-compatible, IPv4-translated,
+NAT64, 6to4, Teredo) reaches that IPv4 host through the kernel, a translator or a tunnel, so the
+IPv4 address it carries must be public too: ``64:ff9b::7f00:1`` is 127.0.0.1 behind a NAT64
+gateway. The local-use NAT64 prefix ``64:ff9b:1::/48`` is refused whole: it is not globally
+reachable, and where the IPv4 address sits in it depends on the operator's prefix length.
 """
 
 from __future__ import annotations
@@ -22,6 +28,14 @@ HOST_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# IPv6 ranges whose last 32 bits are an IPv4 address.
+IPV4_IN_LAST_32_BITS = (
+    ipaddress.IPv6Network("64:ff9b::/96"),  # NAT64 well-known prefix (RFC 6052)
+    ipaddress.IPv6Network("::/96"),  # IPv4-compatible, deprecated (RFC 4291)
+    ipaddress.IPv6Network("::ffff:0:0:0/96"),  # IPv4-translated, SIIT (RFC 2765)
+)
+NAT64_LOCAL_USE = ipaddress.IPv6Network("64:ff9b:1::/48")  # RFC 8215
 
 
 class TargetRefused(Exception):
@@ -64,9 +78,28 @@ def ip_literal(host: str) -> IPAddress | None:
         return None
 
 
+def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries (none for a plain IPv6 address)."""
+    found: list[ipaddress.IPv4Address] = []
+    if address.ipv4_mapped is not None:
+        found.append(address.ipv4_mapped)
+    if address.sixtofour is not None:
+        found.append(address.sixtofour)  # 2002:AABB:CCDD::/48
+    if address.teredo is not None:
+        found.extend(address.teredo)  # (server, client); the client's bits are inverted in the address
+    if any(address in network for network in IPV4_IN_LAST_32_BITS):
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return found
+
+
 def is_public(address: IPAddress) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped  # ::ffff:127.0.0.1 is loopback too
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return is_public(address.ipv4_mapped)  # ::ffff:127.0.0.1 is loopback too
+        if address in NAT64_LOCAL_USE:
+            return False
+        if not all(is_public(carried) for carried in embedded_ipv4(address)):
+            return False  # 64:ff9b::7f00:1, 2002:7f00:1::, ::127.0.0.1 reach 127.0.0.1
     return address.is_global and not address.is_multicast
 
 

@@ -7,7 +7,9 @@ the fixtures that register webhooks to it turn it on.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from pytest_django.fixtures import Settings as SettingsWrapper
@@ -55,3 +57,24 @@ def make_webhook(receiver: Receiver, private_targets: None, owner: User) -> Make
         return actions.do_create_webhook(user or owner, changes)
 
     return make
+
+
+def fake_dns(monkeypatch: pytest.MonkeyPatch, name: str, answers: list[str]) -> None:
+    """``name`` resolves to ``answers`` (in that order); other names as usual."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> list[Any]:
+        if host != name:
+            return real(host, port, *args, **kwargs)
+        return [
+            (
+                socket.AF_INET6 if ":" in answer else socket.AF_INET,
+                socket.SOCK_STREAM,
+                socket.IPPROTO_TCP,
+                "",
+                (answer, port, 0, 0) if ":" in answer else (answer, port),
+            )
+            for answer in answers
+        ]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)

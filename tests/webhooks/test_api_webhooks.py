@@ -130,7 +130,16 @@ def test_a_patch_with_bad_events_changes_nothing(owner_api: APIClient, make_webh
     assert (webhook.events, webhook.description) == (["meeting.ended"], "")
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:8000/admin/", "http://localhost/", "http://169.254.169.254/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000/admin/",
+        "http://localhost/",
+        "http://169.254.169.254/",
+        "http://[64:ff9b::a9fe:a9fe]/",
+        "http://[2002:7f00:1::]:8000/admin/",
+    ],
+)
 def test_private_targets_are_refused_by_default(owner_api: APIClient, settings: SettingsWrapper, url: str) -> None:
     settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS = False
     response = owner_api.post("/api/v1/webhooks/", {"url": url, "events": ["meeting.ended"]})

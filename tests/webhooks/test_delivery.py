@@ -16,7 +16,7 @@ from django.utils import timezone
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from accounts.models import User
-from tests.webhooks.conftest import MakeWebhook
+from tests.webhooks.conftest import MakeWebhook, fake_dns
 from tests.webhooks.receiver import Receiver, Reply
 from webhooks import actions
 from webhooks.delivery import MAX_BACKOFF_SECONDS, backoff_seconds
@@ -162,6 +162,26 @@ def test_a_target_that_became_private_is_refused_at_delivery(
     assert receiver.requests == []
     assert delivery.status == DeliveryStatus.FAILED
     assert delivery.last_error.startswith("refused: 127.0.0.1 is a loopback, private or link-local address")
+
+
+def test_a_host_name_that_resolves_to_nat64_of_loopback_is_refused_at_delivery(
+    receiver: Receiver, private_targets: None, owner: User, settings: SettingsWrapper, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A DNS answer of 64:ff9b::7f00:1 is 127.0.0.1 behind a NAT64 gateway: nothing is sent."""
+    changes = actions.WebhookChanges(url=f"http://hooks.example.com:{receiver.port}/hook", events=[Event.MEETING_ENDED])
+    actions.do_create_webhook(owner, changes)
+    settings.WEBHOOKS_MAX_ATTEMPTS = 1
+    settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS = False
+    fake_dns(monkeypatch, "hooks.example.com", ["64:ff9b::7f00:1"])
+
+    delivery = run(new_delivery(owner))
+
+    assert receiver.requests == []
+    assert delivery.status == DeliveryStatus.FAILED
+    assert delivery.last_error == (
+        "refused: hooks.example.com is a loopback, private or link-local address (64:ff9b::7f00:1); "
+        "webhooks may only call public addresses."
+    )
 
 
 def test_a_long_answer_is_kept_as_a_short_excerpt(webhook: Webhook, owner: User, receiver: Receiver) -> None:
