@@ -10,6 +10,7 @@ calendar feeds see them.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -98,6 +99,20 @@ class CheckedSchedule:
 # --- Checks ---------------------------------------------------------------------------------
 
 
+_CONTROL_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
+
+
+def check_title(title: str) -> None:
+    """Titles go into email subjects (and calendar summaries): line breaks, tabs and other
+    control characters (C0, DEL, C1, Unicode line / paragraph separators) are refused."""
+    if any(unicodedata.category(char) in _CONTROL_CATEGORIES for char in title):
+        raise ApiError(
+            "control_characters",
+            "A title cannot contain line breaks, tabs or other control characters.",
+            field="title",
+        )
+
+
 def check_time_zone(name: str) -> ZoneInfo:
     try:
         validate_time_zone(name)
@@ -106,9 +121,32 @@ def check_time_zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+def _outside_window(field_name: str) -> ApiError:
+    return ApiError(
+        "out_of_range",
+        f"Choose a time from {recurrence.EARLIEST_START:%Y-%m-%d} up to (not including) "
+        f"{recurrence.LATEST_START:%Y-%m-%d}, UTC.",
+        field=field_name,
+    )
+
+
+def check_convertible(moment: datetime, field_name: str) -> None:
+    """Refuses a (naive or aware) time so far from the window that converting it could overflow."""
+    if not recurrence.convertible(moment):
+        raise _outside_window(field_name)
+
+
+def check_start_window(start: datetime, field_name: str = "start") -> None:
+    """An aware start must lie in [EARLIEST_START, LATEST_START) (see ``recurrence``)."""
+    if not recurrence.in_window(start):
+        raise _outside_window(field_name)
+
+
 def check_local_start(moment: datetime, tz: ZoneInfo, field_name: str = "start") -> datetime:
-    """An aware start in ``tz``: naive times are wall-clock times there; a time skipped by a DST
-    change does not exist and is refused; of two ambiguous times the first is taken."""
+    """An aware start in ``tz``, within the window of starts: naive times are wall-clock times
+    there; a time skipped by a DST change does not exist and is refused; of two ambiguous times
+    the first is taken."""
+    check_convertible(moment, field_name)
     if moment.tzinfo is not None:
         local = recurrence.wall_time(moment, tz)
     else:
@@ -119,20 +157,37 @@ def check_local_start(moment: datetime, tz: ZoneInfo, field_name: str = "start")
                 f"{local:%Y-%m-%d %H:%M} does not exist in {tz.key} (clocks change).",
                 field=field_name,
             )
-    return recurrence.localize(local.replace(second=0, microsecond=0), tz)
+    start = recurrence.localize(local.replace(second=0, microsecond=0), tz)
+    check_start_window(start, field_name)
+    return start
+
+
+def _duration_out_of_range() -> ApiError:
+    return ApiError("out_of_range", "A meeting lasts between 1 minute and 24 hours.", field="duration_minutes")
+
+
+def duration_from_minutes(minutes: int | None) -> timedelta | None:
+    """``duration_minutes`` of the API as a duration; out of bounds is refused before any
+    arithmetic (a huge number would overflow ``timedelta``)."""
+    if minutes is None:
+        return None
+    if not MIN_DURATION // timedelta(minutes=1) <= minutes <= MAX_DURATION // timedelta(minutes=1):
+        raise _duration_out_of_range()
+    return timedelta(minutes=minutes)
 
 
 def check_duration(
     start: datetime, duration: timedelta | None, end: datetime | None, fallback: timedelta, tz: ZoneInfo
 ) -> timedelta:
     if end is not None:
+        check_convertible(end, "end")
         end_at = end if end.tzinfo is not None else recurrence.localize(end, tz)
         if end_at <= start:
             raise ApiError("end_before_start", "The end must be after the start.", field="end")
         duration = end_at - start
     duration = fallback if duration is None else duration
     if not MIN_DURATION <= duration <= MAX_DURATION:
-        raise ApiError("out_of_range", "A meeting lasts between 1 minute and 24 hours.", field="duration_minutes")
+        raise _duration_out_of_range()
     return duration
 
 
@@ -178,6 +233,7 @@ def check_schedule(
         raise ApiError("required", "A meeting needs a title.", field="title")
     if len(title) > 200:
         raise ApiError("max_length", "At most 200 characters.", field="title")
+    check_title(title)
     description = changes.description if changes.description is not None else (series.description if series else "")
     if len(description) > 5000:
         raise ApiError("max_length", "At most 5000 characters.", field="description")
@@ -187,6 +243,7 @@ def check_schedule(
         start = check_local_start(changes.start, tz)
     elif series is not None:
         start = recurrence.localize(occurrences.first_local(series), tz)
+        check_start_window(start)  # the same wall-clock time in a new time zone
     else:
         raise ApiError("required", "When does the meeting start?", field="start")
     current_duration = series.duration if series else timedelta(hours=1)
@@ -389,6 +446,7 @@ def do_update_occurrence(
     title = (changes.title if changes.title is not None else (current.title if current.changed else "")).strip()
     if len(title) > 200:
         raise ApiError("max_length", "At most 200 characters.", field="title")
+    check_title(title)
     if title == series.title:
         title = ""
     with transaction.atomic():

@@ -24,7 +24,7 @@ from rest_framework.views import APIView
 
 from accounts.models import User
 from conference.api import ApiError
-from scheduling import access, actions, feeds, ical, occurrences
+from scheduling import access, actions, feeds, ical, occurrences, recurrence
 from scheduling.agenda import agenda
 from scheduling.models import CalendarFeed, Invitation, ScheduledMeeting
 from scheduling.serializers import (
@@ -82,6 +82,8 @@ def _moment(request: Request, name: str, default: datetime) -> datetime:
         if day is None:
             raise ApiError("invalid", "Use a date (2026-03-01) or a date-time (2026-03-01T09:00:00Z).", field=name)
         parsed = datetime.combine(day, time())
+    if not recurrence.convertible(parsed):
+        raise ApiError("out_of_range", f"Use a date between 1970 and {recurrence.LAST_YEAR}.", field=name)
     return parsed if parsed.tzinfo is not None else timezone.make_aware(parsed)
 
 

@@ -116,6 +116,8 @@ def occurrences_between(
 
 def occurrence_at(series: ScheduledMeeting, recurrence_id: datetime) -> Occurrence | None:
     """The occurrence originally starting at ``recurrence_id``, if the series has it (not excluded)."""
+    if not recurrence.convertible(recurrence_id):  # no occurrence there, and converting could overflow
+        return None
     tz = tz_of(series)
     rule = rule_of(series)
     lower = recurrence.wall_time(recurrence_id, tz).date() - timedelta(days=2)

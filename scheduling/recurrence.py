@@ -27,7 +27,15 @@ MONTHLY_MODES = ("month_day", "weekday", "last_weekday")
 MAX_OCCURRENCES = 1000
 MAX_INTERVAL = 99
 MAX_EXCLUDED_DATES = 500
-LAST_YEAR = 9000
+LAST_YEAR = 9000  # occurrences (local dates) and "until" end with this year
+# Series start in [EARLIEST_START, LATEST_START) (UTC): far enough from years 1 and 9999 that
+# converting between zones, adding a duration and expanding a rule never overflow.
+EARLIEST_START = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_START = datetime(LAST_YEAR, 1, 1, tzinfo=UTC)
+# Naive or aware times outside this wall-clock window are refused before any conversion
+# (a UTC offset is less than a day).
+_WALL_LOW = EARLIEST_START.replace(tzinfo=None) - timedelta(days=2)
+_WALL_HIGH = LATEST_START.replace(tzinfo=None) + timedelta(days=2)
 
 
 class RuleError(ValueError):
@@ -71,6 +79,16 @@ def localize(local: datetime, tz: ZoneInfo) -> datetime:
 def exists_locally(local: datetime, tz: ZoneInfo) -> bool:
     aware = localize(local, tz)
     return aware.astimezone(UTC).astimezone(tz).replace(tzinfo=None) == local
+
+
+def convertible(moment: datetime) -> bool:
+    """Whether ``moment`` (naive or aware) is near enough the window of starts to convert safely."""
+    return _WALL_LOW <= moment.replace(tzinfo=None) <= _WALL_HIGH
+
+
+def in_window(moment: datetime) -> bool:
+    """Whether the aware ``moment`` is a possible start: in [EARLIEST_START, LATEST_START)."""
+    return convertible(moment) and EARLIEST_START <= moment < LATEST_START
 
 
 def wall_time(moment: datetime, tz: ZoneInfo) -> datetime:
@@ -241,6 +259,8 @@ def check_rule(first: datetime, rule: Rule) -> Rule:
     if rule.until is not None:
         if rule.until < first.date():
             raise RuleError("until_before_start", "The end date is before the first meeting.", "until")
+        if rule.until.year > LAST_YEAR:
+            raise RuleError("out_of_range", f"The end date must be in {LAST_YEAR} or earlier.", "until")
         for index, _ in enumerate(local_starts(first, rule)):
             if index >= MAX_OCCURRENCES:
                 raise RuleError(
@@ -251,7 +271,9 @@ def check_rule(first: datetime, rule: Rule) -> Rule:
     if len(rule.excluded) > MAX_EXCLUDED_DATES:
         raise RuleError("too_many_excluded_dates", f"At most {MAX_EXCLUDED_DATES} excluded dates.", "excluded_dates")
     for day in sorted(rule.excluded):
-        if not is_instance(first, replace(rule, excluded=frozenset()), datetime.combine(day, first.time())):
+        if not first.date() <= day <= date(LAST_YEAR, 12, 31) or not is_instance(
+            first, replace(rule, excluded=frozenset()), datetime.combine(day, first.time())
+        ):
             raise RuleError(
                 "not_an_occurrence", f"There is no meeting on {day.isoformat()} to leave out.", "excluded_dates"
             )
@@ -312,6 +334,8 @@ def _until_date(value: str, first: datetime, tz: ZoneInfo) -> date:
         moment = datetime.strptime(match.group(1) + match.group(2), "%Y%m%d%H%M%S")
     except ValueError as exc:
         raise RuleError("invalid_rrule", "UNTIL is not a valid date.", "rrule") from exc
+    if not convertible(moment):
+        raise RuleError("out_of_range", f"UNTIL must be in {LAST_YEAR} or earlier.", "rrule")
     local = wall_time(moment.replace(tzinfo=UTC), tz) if match.group(3) else moment
     return local.date() if local.time() >= first.time() else local.date() - timedelta(days=1)
 

@@ -6,7 +6,7 @@ checked by ``scheduling.actions`` and refused with their stable codes.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
@@ -43,7 +43,11 @@ class RecurrenceSerializer(serializers.Serializer[dict[str, Any]]):
     count = serializers.IntegerField(
         allow_null=True, default=None, help_text=f"Number of occurrences (at most {recurrence.MAX_OCCURRENCES})."
     )
-    until = serializers.DateField(allow_null=True, default=None, help_text="Last day (inclusive), local date.")
+    until = serializers.DateField(
+        allow_null=True,
+        default=None,
+        help_text=f"Last day (inclusive), local date; {recurrence.LAST_YEAR}-12-31 at the latest.",
+    )
     excluded_dates = serializers.ListField(
         child=serializers.DateField(), default=list, max_length=recurrence.MAX_EXCLUDED_DATES
     )
@@ -63,7 +67,11 @@ class ScheduleWriteSerializer(serializers.Serializer[dict[str, Any]]):
     time_zone = serializers.CharField(
         max_length=64, required=False, help_text="IANA name, e.g. Europe/Berlin. Default: the organizer's."
     )
-    start = WallClockDateTimeField(required=False)
+    start = WallClockDateTimeField(
+        required=False,
+        help_text=f"From {recurrence.EARLIEST_START:%Y-%m-%d} up to (not including) "
+        f"{recurrence.LATEST_START:%Y-%m-%d}, UTC.",
+    )
     duration_minutes = serializers.IntegerField(required=False, help_text="1 to 1440. Default 60.")
     end = WallClockDateTimeField(required=False, help_text="Instead of duration_minutes.")
     recurrence = RecurrenceSerializer(required=False)
@@ -74,13 +82,12 @@ class ScheduleWriteSerializer(serializers.Serializer[dict[str, Any]]):
 
     def changes(self) -> actions.ScheduleChanges:
         data = self.validated_data
-        minutes = data.get("duration_minutes")
         return actions.ScheduleChanges(
             title=data.get("title"),
             description=data.get("description"),
             time_zone=data.get("time_zone"),
             start=data.get("start"),
-            duration=timedelta(minutes=minutes) if minutes is not None else None,
+            duration=actions.duration_from_minutes(data.get("duration_minutes")),
             end=data.get("end"),
             recurrence=actions.RecurrenceInput(**data["recurrence"]) if "recurrence" in data else None,
             rrule=data.get("rrule"),
@@ -228,7 +235,7 @@ class RespondSerializer(serializers.Serializer[dict[str, Any]]):
 
 class OccurrenceWriteSerializer(serializers.Serializer[dict[str, Any]]):
     start = WallClockDateTimeField(required=False)
-    duration_minutes = serializers.IntegerField(required=False)
+    duration_minutes = serializers.IntegerField(required=False, help_text="1 to 1440.")
     end = WallClockDateTimeField(required=False)
     title = serializers.CharField(
         max_length=200, required=False, allow_blank=True, help_text="Empty: the series' title."
@@ -236,10 +243,9 @@ class OccurrenceWriteSerializer(serializers.Serializer[dict[str, Any]]):
 
     def changes(self) -> actions.OccurrenceChanges:
         data = self.validated_data
-        minutes = data.get("duration_minutes")
         return actions.OccurrenceChanges(
             start=data.get("start"),
-            duration=timedelta(minutes=minutes) if minutes is not None else None,
+            duration=actions.duration_from_minutes(data.get("duration_minutes")),
             end=data.get("end"),
             title=data.get("title"),
         )
