@@ -361,6 +361,8 @@ MEETING_RECONNECT_GRACE_SECONDS = env.integer("MEETING_RECONNECT_GRACE_SECONDS",
 # Joins one web process works on at once; more are answered `busy` with a `retry_after`
 # (rooms/admission.py) instead of queueing until handshakes time out. A join costs a process
 # ~15 ms of CPU (docs/performance.md), so 64 is about a second of queued work.
+# Wrong passcodes one client may try per meeting (across connections; rooms/guessing.py).
+MEETING_PASSCODE_RATE = env.rate("MEETING_PASSCODE_RATE", "10/hour")
 MEETING_JOIN_CONCURRENCY = env.integer("MEETING_JOIN_CONCURRENCY", 64, minimum=1, maximum=10000)
 # STUN/TURN servers handed to browsers, as RTCPeerConnection's iceServers:
 # [{"urls": ["turn:turn.example.org:3478"], "username": "u", "credential": "p"}]

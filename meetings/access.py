@@ -123,14 +123,22 @@ def is_banned(meeting: Meeting, user_id: int | None, guest_key: str) -> bool:
 
 
 def entry_refusal(
-    meeting: Meeting, policy: JoinPolicy, *, banned: bool, locked: bool, passcode: str | None, present: int
+    meeting: Meeting,
+    policy: JoinPolicy,
+    *,
+    banned: bool,
+    locked: bool,
+    passcode: str | None,
+    present: int,
+    passcode_verified: bool = False,
 ) -> EntryRefusal | None:
-    """Why someone the join policy admits still cannot enter the room now, if they cannot."""
+    """Why someone the join policy admits still cannot enter the room now, if they cannot.
+    ``passcode_verified``: the caller checked the passcode already (outside any lock)."""
     if banned:
         return EntryRefusal.BANNED
     if locked and not policy.as_host:
         return EntryRefusal.LOCKED
-    if policy.needs_passcode and not meeting.check_passcode(passcode or ""):
+    if policy.needs_passcode and not passcode_verified and not meeting.check_passcode(passcode or ""):
         return EntryRefusal.WRONG_PASSCODE
     if present >= meeting.max_participants and not policy.as_host:
         return EntryRefusal.MEETING_FULL

@@ -32,6 +32,7 @@ from rooms import (
     breakouts,
     events,
     fanout,
+    guessing,
     host_controls,
     inbox,
     presence,
@@ -162,7 +163,7 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         self.identity = await database_sync_to_async(presence.identity_for)(user, self.scope.get("session"))
         try:
             self.meeting_id, self.main_room_id, greeting = await database_sync_to_async(presence.hello)(
-                user, self.code, self.identity
+                user, self.code, self.identity, guessing.ScopeRequest.of(self.scope)
             )
         except ProtocolError as exc:
             await self.refuse(exc)
@@ -337,6 +338,7 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
                 resume_token=message.resume_token,
                 channel_name=self.channel_name,
                 subscribed_at=subscribed_at,
+                client=guessing.ScopeRequest.of(self.scope),
             )
         except ProtocolError as exc:
             await self.leave_room_groups()

@@ -41,7 +41,7 @@ from meetings.models import (
 )
 from meetings.recordings.actions import active_recording, end_active_recording
 from meetings.signals import meeting_started, send_signal_on_commit
-from rooms import events
+from rooms import events, guessing
 from rooms.breakout_state import breakout_rooms, main_room, plan_of, rooms_by_occupancy, state_json
 from rooms.events import (
     BreakoutStateJson,
@@ -60,6 +60,7 @@ from rooms.topology import media_config
 
 CLOSE_REFUSED = 4403
 CLOSE_NOT_FOUND = 4404
+CLOSE_TOO_MANY = 4429
 CHAT_HISTORY = 200
 #: Rooms from this size on share their newcomers' snapshot reads (``entry_snapshot``).
 SHARED_VIEW_MIN_PEOPLE = 50
@@ -139,13 +140,25 @@ def identity_for(user: Any, session: Any) -> Identity:
     return Identity(user_id=None, guest_key=guest_key or f"conn-{secrets.token_urlsafe(12)}", default_name="")
 
 
-def hello(user: Any, code: str, identity: Identity) -> tuple[int, int, events.Hello]:
-    """(meeting id, main room id, greeting) for a new connection, or a refusal that closes it."""
+def hello(
+    user: Any, code: str, identity: Identity, client: guessing.ScopeRequest | None = None
+) -> tuple[int, int, events.Hello]:
+    """(meeting id, main room id, greeting) for a new connection, or a refusal that closes it.
+    ``client``: whose code lookups to count (``rooms.guessing``)."""
+    if client is not None and (wait := guessing.code_lookups_spent(client)) is not None:
+        raise ProtocolError(
+            "rate_limited",
+            "Too many meeting codes tried; try again later.",
+            close_code=CLOSE_TOO_MANY,
+            retry_after=wait,
+        )
     try:
         meeting = access.meeting_by_code(code)
         if meeting.code != code:
             raise Http404("No meeting with this code.")
     except Http404 as exc:
+        if client is not None:
+            guessing.count_code_miss(client)
         raise ProtocolError("not_found", "No meeting with this code.", close_code=CLOSE_NOT_FOUND) from exc
     policy = access.join_policy(user, meeting)
     if policy.refusal is not None:
@@ -410,20 +423,46 @@ def do_join(
     resume_token: str | None,
     channel_name: str,
     subscribed_at: float | None = None,
+    client: guessing.ScopeRequest | None = None,
 ) -> JoinOutcome:
     """Someone joins (or comes back on a new connection): the checks and writes under the
     meeting's row lock, then (after the commit, outside the lock) their snapshot of the room,
     which ``subscribed_at`` allows to share with other newcomers (``entry_snapshot``)."""
+    if client is not None and (wait := guessing.passcode_attempts_spent(client, meeting_id)) is not None:
+        raise ProtocolError(
+            "too_many_attempts",
+            "Too many wrong passcodes from here; try again later.",
+            close_code=CLOSE_TOO_MANY,
+            retry_after=wait,
+        )
     request = JoinRequest(display_name, passcode, resume_token, channel_name)
-    with transaction.atomic():
-        outcome, participant = _join(meeting_id, user, identity, request)
+    try:
+        verified = passcode is not None and _passcode_verified(meeting_id, user, passcode)
+        with transaction.atomic():
+            outcome, participant = _join(meeting_id, user, identity, request, passcode_verified=verified)
+    except ProtocolError as exc:
+        if exc.code == "wrong_passcode" and client is not None:
+            guessing.count_wrong_passcode(client, meeting_id)
+        raise
     if participant is None:
         return outcome
     return replace(outcome, snapshot=entry_snapshot(participant, subscribed_at))
 
 
+def _passcode_verified(meeting_id: int, user: Any, passcode: str) -> bool:
+    """A passcode sent with a join is checked before the meeting's row is locked (hashing it
+    takes ~0.25 s, and other joins of the meeting waited behind each guess). A wrong one is
+    refused here; True when it is right and needed."""
+    meeting = Meeting.objects.get(pk=meeting_id)
+    if not access.join_policy(user, meeting).needs_passcode:
+        return False
+    if not meeting.check_passcode(passcode):
+        raise ENTRY_ERRORS[access.EntryRefusal.WRONG_PASSCODE]()
+    return True
+
+
 def _join(
-    meeting_id: int, user: Any, identity: Identity, request: JoinRequest
+    meeting_id: int, user: Any, identity: Identity, request: JoinRequest, *, passcode_verified: bool = False
 ) -> tuple[JoinOutcome, Participant | None]:
     meeting = Meeting.objects.select_for_update().get(pk=meeting_id)
     policy = access.join_policy(user, meeting)
@@ -441,6 +480,7 @@ def _join(
         locked=main.locked,
         passcode=request.passcode,
         present=joined_participants(meeting.pk).count(),
+        passcode_verified=passcode_verified,
     )
     if refusal is not None:
         raise ENTRY_ERRORS[refusal]()

@@ -67,13 +67,20 @@ class RoomClient:
 
     @classmethod
     async def connect(
-        cls, code: str, user: User | None = None, *, guest_key: str | None = None, name: str = "client"
+        cls,
+        code: str,
+        user: User | None = None,
+        *,
+        guest_key: str | None = None,
+        name: str = "client",
+        address: str = "127.0.0.1",
     ) -> RoomClient:
         headers = [(b"origin", ORIGIN), (b"host", b"testserver")]
         cookie = await session_cookie(user, guest_key)
         if cookie:
             headers.append((b"cookie", cookie))
         communicator = WebsocketCommunicator(application, f"/ws/meetings/{code}/", headers=headers)
+        communicator.scope["client"] = (address, 40000)  # whom the guessing limits count
         connected, _ = await communicator.connect(timeout=TIMEOUT)
         assert connected, f"{name}: handshake refused"
         client = cls(communicator, name)

@@ -60,7 +60,7 @@ def test_retry_after_follows_how_long_joins_take_within_bounds() -> None:
 # --- through the consumer, with a join held up by the meeting's row lock -----------------------------
 
 
-@pytest_asyncio.fixture(autouse=True)
+@pytest_asyncio.fixture
 async def _clean_loop_state() -> AsyncIterator[None]:
     yield
     await close_all_clients()
@@ -109,6 +109,7 @@ in_a_real_database = pytest.mark.django_db(transaction=True)
 
 @pytest.mark.asyncio
 @in_a_real_database
+@pytest.mark.usefixtures("_clean_loop_state")
 @pytest.mark.usefixtures("one_join_at_a_time")
 async def test_a_join_beyond_the_limit_is_told_busy_and_gets_in_when_it_asks_again(open_meeting: Meeting) -> None:
     ada = await RoomClient.connect(open_meeting.code, guest_key="ada", name="ada")
@@ -130,6 +131,7 @@ async def test_a_join_beyond_the_limit_is_told_busy_and_gets_in_when_it_asks_aga
 
 @pytest.mark.asyncio
 @in_a_real_database
+@pytest.mark.usefixtures("_clean_loop_state")
 @pytest.mark.usefixtures("one_join_at_a_time")
 async def test_a_refused_join_gives_its_place_back(open_meeting: Meeting) -> None:
     ada = await RoomClient.connect(open_meeting.code, guest_key="ada", name="ada")
@@ -142,6 +144,7 @@ async def test_a_refused_join_gives_its_place_back(open_meeting: Meeting) -> Non
 
 @pytest.mark.asyncio
 @in_a_real_database
+@pytest.mark.usefixtures("_clean_loop_state")
 async def test_a_handshake_completes_while_joins_hold_the_database_thread(open_meeting: Meeting) -> None:
     """The user is resolved on the handshake thread (``conference.handshake``), so a newcomer's
     socket is accepted at once even while the process's database thread waits on a join; its
