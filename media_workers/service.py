@@ -359,9 +359,11 @@ class WorkerService:
 
     # --- state --------------------------------------------------------------------------
     def load(self) -> Load:
+        """What the heartbeat publishes; ``rooms``: the rooms open here and not closing (a
+        closing room gives its mapping back, and the heartbeat must not claim it again)."""
         return Load(
             peers=sum(len(room.peers) for room in self.rooms.values()),
-            rooms=sorted(self.rooms),
+            rooms=sorted(room_id for room_id, room in self.rooms.items() if not room.closing),
             draining=self.draining,
         )
 

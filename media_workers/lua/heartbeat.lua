@@ -2,8 +2,10 @@
 -- ARGV: prefix, worker id, ttl (ms), assign grace (ms), JSON object of fields, hosted room ids...
 -- Upserts the registration and sets its expiry: a worker that misses beats for ttl is dead.
 -- Releases rooms assigned here that nobody opened within the grace period.
--- Returns the hosted rooms that are no longer mapped to this worker (moved while it was
--- presumed dead): the worker closes them.
+-- A hosted room without a mapping (Redis restarted and lost it, or the reaper took it while
+-- this worker was presumed dead and nobody has moved it yet) is claimed back: the room is here
+-- and running. Returns the hosted rooms mapped to another worker (moved while this one was
+-- presumed dead): the worker closes them. (Hosted: open and not closing.)
 local prefix, id = ARGV[1], ARGV[2]
 local ttl, grace = tonumber(ARGV[3]), tonumber(ARGV[4])
 local worker_key = prefix .. ':worker:' .. id
@@ -37,7 +39,12 @@ end
 
 local lost = {}
 for room, _ in pairs(hosted) do
-    if redis.call('GET', prefix .. ':room:' .. room) ~= id then
+    local room_key = prefix .. ':room:' .. room
+    local owner = redis.call('GET', room_key)
+    if not owner then
+        redis.call('SET', room_key, id)
+        redis.call('HSET', rooms_key, room, now)
+    elseif owner ~= id then
         lost[#lost + 1] = room
     end
 end

@@ -18,7 +18,7 @@ async def test_a_beat_registers_the_worker_with_a_short_expiry() -> None:
         config = worker_config("w1", keys.prefix, SFU_ANNOUNCED_ADDRESS="10.1.2.3", SFU_CAPACITY="40")
         registry = Registry(redis, keys, config)
         lost = await registry.beat(Load(peers=7, rooms=["r1", "r2"], draining=False))
-        assert sorted(lost) == ["r1", "r2"]  # hosted here but assigned to nobody
+        assert lost == []  # hosted here and assigned to nobody: claimed (see below)
         info = await registry.info("w1")
         assert info["channel"] == "sfu.worker.w1"
         assert info["address"] == "10.1.2.3"
@@ -34,6 +34,25 @@ async def test_hosted_rooms_mapped_elsewhere_are_reported_lost() -> None:
         assert await Assignment(redis, keys).assign("mine") is not None
         await redis.set(keys.room("theirs"), "w2")
         assert await registry.beat(Load(peers=2, rooms=["mine", "theirs"], draining=False)) == ["theirs"]
+
+
+async def test_after_redis_lost_everything_a_beat_keeps_the_rooms_running_here() -> None:
+    """A Redis restart without persistence forgets registrations and room mappings: the next
+    beat registers again and claims the rooms that are open here, so no call is dropped and the
+    next assign of those rooms comes back to this worker."""
+    async with scratch_redis() as (redis, keys):
+        registry = Registry(redis, keys, worker_config("w1", keys.prefix))
+        await registry.beat(Load(peers=0, rooms=[], draining=False))
+        assignment = Assignment(redis, keys)
+        assert await assignment.assign("r1") is not None
+        async for key in redis.scan_iter(match=f"{keys.prefix}:*"):  # what the restart leaves
+            await redis.delete(key)
+        assert await registry.beat(Load(peers=3, rooms=["r1"], draining=False)) == []
+        assert await assignment.worker_of("r1") == "w1"
+        assert await assignment.assigned_rooms("w1") == ["r1"]
+        again = await assignment.assign("r1")
+        assert again is not None
+        assert again.worker_id == "w1"
 
 
 async def test_a_room_assigned_but_never_opened_is_released_after_the_grace_period() -> None:
