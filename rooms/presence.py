@@ -437,7 +437,8 @@ def do_join(
         )
     request = JoinRequest(display_name, passcode, resume_token, channel_name)
     try:
-        verified = passcode is not None and _passcode_verified(meeting_id, user, passcode)
+        # A resume carries no new guess: its passcode (if any) is checked in the lock, as before.
+        verified = passcode is not None and not resume_token and _passcode_verified(meeting_id, user, passcode)
         with transaction.atomic():
             outcome, participant = _join(meeting_id, user, identity, request, passcode_verified=verified)
     except ProtocolError as exc:

@@ -304,8 +304,11 @@ def measure_burst(
 ) -> tuple[dict[str, Any], int]:
     """(3) A burst of roster changes while the panel shows the last quarter of the list: those
     who leave are all above the view, so the first row in view stays the same person."""
-    page.evaluate(SCROLL_TO, 0.75)
-    page.wait_for_timeout(300)
+    # Scrolled to three quarters once the list is whole again (the search was just cleared) and
+    # its rows are drawn there: scrolled again until a row is in view, on a slow machine too.
+    page.wait_for_function(
+        f"() => {{ ({SCROLL_TO})(0.75); return ({FIRST_ROW_IN_VIEW})() !== null; }}", polling=200, timeout=15_000
+    )
     anchor = page.evaluate(FIRST_ROW_IN_VIEW)
     assert anchor is not None, "no row in view"
     assert int(anchor.split()[-1]) >= ROUNDS * LEAVES, f"{anchor} leaves in the burst"
