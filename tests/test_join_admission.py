@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 import pytest_asyncio
@@ -104,12 +104,15 @@ def open_meeting(transactional_db: None) -> Meeting:
     return make_meeting(allow_guests=True, waiting_room=False)
 
 
-in_a_real_database = pytest.mark.django_db(transaction=True)
+def through_the_consumer(test: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+    """An async test against the real database; the event loop's services are stopped after."""
+    marks = (pytest.mark.usefixtures("_clean_loop_state"), pytest.mark.django_db(transaction=True), pytest.mark.asyncio)
+    for mark in marks:
+        test = mark(test)
+    return test
 
 
-@pytest.mark.asyncio
-@in_a_real_database
-@pytest.mark.usefixtures("_clean_loop_state")
+@through_the_consumer
 @pytest.mark.usefixtures("one_join_at_a_time")
 async def test_a_join_beyond_the_limit_is_told_busy_and_gets_in_when_it_asks_again(open_meeting: Meeting) -> None:
     ada = await RoomClient.connect(open_meeting.code, guest_key="ada", name="ada")
@@ -129,9 +132,7 @@ async def test_a_join_beyond_the_limit_is_told_busy_and_gets_in_when_it_asks_aga
     await ada.expect("roster.joined")
 
 
-@pytest.mark.asyncio
-@in_a_real_database
-@pytest.mark.usefixtures("_clean_loop_state")
+@through_the_consumer
 @pytest.mark.usefixtures("one_join_at_a_time")
 async def test_a_refused_join_gives_its_place_back(open_meeting: Meeting) -> None:
     ada = await RoomClient.connect(open_meeting.code, guest_key="ada", name="ada")
@@ -142,9 +143,7 @@ async def test_a_refused_join_gives_its_place_back(open_meeting: Meeting) -> Non
     await ada.join(display_name="Ada")
 
 
-@pytest.mark.asyncio
-@in_a_real_database
-@pytest.mark.usefixtures("_clean_loop_state")
+@through_the_consumer
 async def test_a_handshake_completes_while_joins_hold_the_database_thread(open_meeting: Meeting) -> None:
     """The user is resolved on the handshake thread (``conference.handshake``), so a newcomer's
     socket is accepted at once even while the process's database thread waits on a join; its
